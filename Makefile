@@ -1,0 +1,58 @@
+# The suite's commands. Two of them do all the set-up on a fresh clone:
+#   make demo    create .venv, install requirements.txt, run every built assignment on sample data
+#   make test    same install, then the test suite
+# Real data: DATA_DIR=/path/to/data make assignment1  (DATA_DIR defaults to the cache in data/).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed-requirements
+ARGS ?=
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: help install demo test test-real lint data list clean \
+        assignment1 assignment2 assignment3 assignment4 assignment5
+
+help:
+	@echo "make demo          set up .venv and run every built assignment on sample data"
+	@echo "make test          set up .venv and run the test suite (no data or network needed)"
+	@echo "make assignmentN   run assignment N (1-5) on real data; pass flags with ARGS=\"--epochs 5\""
+	@echo "make data          download every public data set into DATA_DIR (default: data/)"
+	@echo "make test-real     slow checks on real data (DATA_DIR, or ../shared/data when present)"
+	@echo "make lint          ruff"
+	@echo "make clean         remove .venv, caches and sample data (keeps runs/ and downloaded data)"
+
+# The virtual environment is rebuilt whenever requirements.txt changes.
+$(INSTALLED): requirements.txt
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else \
+		"TensorFlow 2.21 needs Python 3.10-3.13, but $(PYTHON) is %d.%d. Run make with PYTHON=python3.11 (or another supported version)." % v)'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(PY) -m assignments demo
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+test-real: $(INSTALLED)
+	$(PY) -m pytest -m slow -p no:cacheprovider
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check common assignments tests
+
+data: $(INSTALLED)
+	$(PY) -m common.datasets download
+
+list: $(INSTALLED)
+	@$(PY) -m assignments list
+
+assignment1 assignment2 assignment3 assignment4 assignment5: $(INSTALLED)
+	$(PY) -m assignments run $(subst assignment,,$@) $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache data/samples
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,32 @@
+"""Command line of assignment 1: ``python -m assignments.a1_usps_fcnet [--smoke] [--epochs N] ...``.
+
+The configuration is parsed before TensorFlow is imported, so ``--help`` and bad flags answer at once.
+The last line printed is the run folder.
+"""
+
+import sys
+
+from common.config import parse_config
+
+from .config import ASSIGNMENT, SMOKE, A1Config
+
+
+def main(argv=None):
+    config = parse_config(A1Config, argv, prog=__package__, smoke=SMOKE,
+                          description=(__package__ and sys.modules[__package__].__doc__) or "")
+    from common.datasets.download import DataError
+    from common.report import RunError
+
+    from .train import run
+
+    try:
+        run_folder = run(config)
+    except (DataError, RunError) as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    print(run_folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

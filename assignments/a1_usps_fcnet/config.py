@@ -1,0 +1,107 @@
+"""Assignment 1's hyper-parameters: one dataclass, every default commented, every field a CLI flag."""
+
+import dataclasses
+
+from common.config import ConfigError, RunConfig
+
+# The folder name, so that a copy of this folder under a new name writes its own runs.
+ASSIGNMENT = __package__.rsplit(".", 1)[-1]
+
+
+def parse_hidden_units(text):
+    """"512x256" -> (512, 256): the widths of the two hidden layers."""
+    try:
+        widths = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        widths = ()
+    if len(widths) != 2 or min(widths) < 1:
+        raise ConfigError(f"Hidden-layer widths must look like 512x256 (two positive integers), not {text!r}.")
+    return widths
+
+
+@dataclasses.dataclass
+class A1Config(RunConfig):
+    """Settings of one assignment-1 run (the shared ones are documented on RunConfig)."""
+
+    # "real": USPS from DATA_DIR (downloaded if missing); "sample": stand-in digits made offline.
+    data: str = "real"
+    # Which USPS form to read: "esl" (zip.train.gz + zip.test.gz, downloadable) or "h5" (usps.h5).
+    data_format: str = "esl"
+    # Share of each digit class held out from the training split for tuning and early stopping.
+    validation_fraction: float = 0.1
+    # Random small shifts (up to 1 pixel) and rotations (up to ~11 degrees) of training images. Digits in
+    # USPS are size-normalised but not perfectly centred, so this is the cheapest regulariser that helps.
+    augment: bool = True
+
+    # Search space of the fully-connected network; num_trials settings are drawn from this grid.
+    hidden_units_options: tuple[str, ...] = ("256x128", "512x256", "1024x512")
+    dropout_options: tuple[float, ...] = (0.2, 0.3, 0.4)
+    learning_rate_options: tuple[float, ...] = (5e-4, 1e-3, 2e-3)
+    batch_size_options: tuple[int, ...] = (64, 128)
+    num_trials: int = 6
+    # Upper bound on epochs per trial; early stopping on validation accuracy ends most trials sooner.
+    epochs: int = 60
+    patience: int = 10
+    # Halve the learning rate after this many epochs without a better validation accuracy (0: never).
+    reduce_lr_patience: int = 5
+
+    # The comparison CNN: two conv blocks with these filter counts, trained by the same trainer.
+    cnn: bool = True
+    cnn_filters: tuple[int, ...] = (32, 64)
+    cnn_dropout: float = 0.4
+    cnn_learning_rate: float = 1e-3
+    cnn_batch_size: int = 64
+    cnn_epochs: int = 30
+
+    # Timed inference calls per latency measurement (the median is reported).
+    latency_repeats: int = 100
+    # How many misclassified test digits the report shows.
+    num_misclassified_shown: int = 32
+
+    def validate(self):
+        super().validate()
+        if self.data not in ("real", "sample"):
+            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
+        if self.data_format not in ("esl", "h5"):
+            raise ConfigError(f"--data-format must be esl or h5, not {self.data_format!r}.")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ConfigError("--validation-fraction must lie between 0 and 0.5 (e.g. 0.1).")
+        for text in self.hidden_units_options:
+            parse_hidden_units(text)
+        if any(not 0.0 <= rate < 1.0 for rate in (*self.dropout_options, self.cnn_dropout)):
+            raise ConfigError("Dropout rates must lie in [0, 1).")
+        if any(rate <= 0 for rate in (*self.learning_rate_options, self.cnn_learning_rate)):
+            raise ConfigError("Learning rates must be positive.")
+        if any(size < 1 for size in (*self.batch_size_options, self.cnn_batch_size)):
+            raise ConfigError("Batch sizes must be positive.")
+        for name in ("num_trials", "epochs", "cnn_epochs", "patience", "latency_repeats"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1.")
+        if not self.cnn_filters or min(self.cnn_filters) < 1:
+            raise ConfigError("--cnn-filters needs positive filter counts, e.g. 32,64.")
+
+    def search_space(self):
+        """The tuning grid as {hyper-parameter: options}."""
+        return {
+            "hidden_units": tuple(parse_hidden_units(text) for text in self.hidden_units_options),
+            "dropout_rate": self.dropout_options,
+            "learning_rate": self.learning_rate_options,
+            "batch_size": self.batch_size_options,
+        }
+
+
+# --smoke: stand-in sample digits, two tiny trials, a couple of epochs; finishes in well under a minute.
+SMOKE = {
+    "data": "sample",
+    "hidden_units_options": ("64x32", "128x64"),
+    "dropout_options": (0.2,),
+    "learning_rate_options": (2e-3,),
+    "batch_size_options": (64,),
+    "num_trials": 2,
+    "epochs": 3,
+    "patience": 2,
+    "reduce_lr_patience": 0,
+    "cnn_filters": (8, 16),
+    "cnn_epochs": 2,
+    "latency_repeats": 10,
+}

@@ -1,0 +1,203 @@
+"""Configuration objects for assignments: one dataclass per assignment, overridable from the command line.
+
+An assignment declares its hyper-parameters once, as a dataclass whose fields carry commented defaults,
+subclassing ``RunConfig`` for the options every run shares (data location, seed, strategy, ...)::
+
+    @dataclass
+    class A1Config(RunConfig):
+        epochs: int = 60  # upper bound; early stopping usually ends sooner
+
+``parse_config(A1Config, argv, smoke=SMOKE)`` turns every field into a ``--flag`` (``epochs`` ->
+``--epochs``, ``hidden_units`` -> ``--hidden-units``), rejects unknown or abbreviated flags with a message
+that suggests the closest valid one, applies the ``--smoke`` preset first so that explicit flags still win,
+and can read a whole configuration back from a run folder's ``config.json`` (``--config``).
+"""
+
+import argparse
+import dataclasses
+import difflib
+import json
+import os
+import sys
+import typing
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STRATEGIES = ("default", "mirrored", "multi-worker")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key that cannot be used; the message says how to fix it."""
+
+
+def default_data_dir():
+    """``$DATA_DIR`` if set, else the git-ignored cache ``data/`` at the repository root."""
+    return os.environ.get("DATA_DIR") or str(REPO_ROOT / "data")
+
+
+def default_runs_dir():
+    """``$RUNS_DIR`` if set, else ``runs/`` at the repository root."""
+    return os.environ.get("RUNS_DIR") or str(REPO_ROOT / "runs")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Options shared by every assignment run."""
+
+    # Where the data sets live, laid out as usps/, medmnist/, brain_tumor_mri/ (see data/README.md).
+    data_dir: str = dataclasses.field(default_factory=default_data_dir)
+    # Parent folder of the run folders; each run writes runs/<assignment>/<timestamp>/.
+    runs_dir: str = dataclasses.field(default_factory=default_runs_dir)
+    # One seed for Python, NumPy and Keras; with op determinism the same seed gives the same metrics.
+    seed: int = 42
+    # tf.distribute strategy: default (one device), mirrored (all local GPUs) or multi-worker.
+    strategy: str = "default"
+    # Compute in float16 with float32 variables; only worth it on GPUs with tensor cores.
+    mixed_precision: bool = False
+    # Continue the most recent unfinished run of this assignment from its last checkpoints.
+    resume: bool = False
+    # Shrink data, image size and epochs for a fast run on small sample data (make demo, tests).
+    smoke: bool = False
+    # Keras progress output during training: 0 silent, 1 progress bar, 2 one line per epoch.
+    verbose: int = 2
+
+    def validate(self):
+        """Raise ``ConfigError`` for values that cannot work; subclasses extend this."""
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"Unknown strategy {self.strategy!r}. Choose one of {', '.join(STRATEGIES)} "
+                "(for example --strategy mirrored to use every local GPU)."
+            )
+        if self.verbose not in (0, 1, 2):
+            raise ConfigError(f"verbose must be 0, 1 or 2, not {self.verbose}.")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def _base_type(annotation):
+    """The element parser and whether the field is a tuple, for a field's type annotation."""
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return (args[0] if args else str), True
+    return annotation, False
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors name the bad flag, the closest valid one and the fix."""
+
+    def error(self, message):
+        valid = sorted(o for a in self._actions for o in a.option_strings if o.startswith("--"))
+        hint = ""
+        if "unrecognized arguments" in message:
+            unknown = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("-")]
+            for word in unknown:
+                close = difflib.get_close_matches(word, valid, n=1)
+                if close:
+                    hint += f" Did you mean {close[0]} instead of {word}?"
+        self.exit(
+            2,
+            f"{self.prog}: error: {message}.{hint} Run `python -m {self.prog} --help` for every "
+            "option with its default.\n",
+        )
+
+
+def build_parser(config_cls, prog, description=""):
+    """An ``argparse`` parser with one flag per field of ``config_cls``."""
+    parser = _Parser(prog=prog, description=description, allow_abbrev=False,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", metavar="JSON",
+                        help="read settings from a JSON file (e.g. a run folder's config.json); flags win")
+    hints = typing.get_type_hints(config_cls)
+    defaults = config_cls()
+    for field in dataclasses.fields(config_cls):
+        kind, is_tuple = _base_type(hints[field.name])
+        default = getattr(defaults, field.name)
+        help_text = f"(default: {default})" if not is_tuple else f"(default: {','.join(map(str, default))})"
+        if kind is bool and not is_tuple:
+            parser.add_argument(_flag(field.name), dest=field.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+        else:
+            parser.add_argument(_flag(field.name), dest=field.name, default=argparse.SUPPRESS,
+                                metavar=field.name.upper() if not is_tuple else "A,B,...",
+                                help=help_text + (" comma-separated" if is_tuple else ""))
+    return parser
+
+
+def _convert(config_cls, name, raw):
+    """Convert a command-line or JSON value to the field's type, or raise ``ConfigError``."""
+    kind, is_tuple = _base_type(typing.get_type_hints(config_cls)[name])
+
+    def one(value):
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("1", "true", "yes"):
+                return True
+            if str(value).lower() in ("0", "false", "no"):
+                return False
+            raise ValueError(value)
+        return kind(value)
+
+    try:
+        if is_tuple:
+            items = raw.split(",") if isinstance(raw, str) else list(raw)
+            return tuple(one(item.strip() if isinstance(item, str) else item) for item in items if item != "")
+        return one(raw)
+    except (TypeError, ValueError):
+        expected = f"a comma-separated list of {kind.__name__}" if is_tuple else kind.__name__
+        raise ConfigError(f"{_flag(name)} expects {expected}, got {raw!r}.") from None
+
+
+def make_config(config_cls, overrides):
+    """Build ``config_cls`` from a dict of overrides; unknown keys raise ``ConfigError``."""
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    unknown = [key for key in overrides if key not in names]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, names, n=1)
+            hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ConfigError(
+            f"Unknown configuration key(s) for {config_cls.__name__}: {', '.join(hints)}. "
+            f"Valid keys: {', '.join(names)}."
+        )
+    values = {key: _convert(config_cls, key, value) for key, value in overrides.items()}
+    config = config_cls(**values)
+    config.validate()
+    return config
+
+
+def parse_config(config_cls, argv=None, prog="assignment", description="", smoke=None):
+    """Parse command-line flags into ``config_cls``.
+
+    Precedence, lowest to highest: the dataclass defaults, the ``--smoke`` preset ``smoke`` (a dict),
+    a ``--config`` JSON file, explicit flags. Exits with status 2 and a clear message on a bad flag or value.
+    """
+    parser = build_parser(config_cls, prog, description)
+    args = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    config_file = args.pop("config", None)
+    overrides = {}
+    if config_file:
+        path = Path(config_file)
+        try:
+            from_file = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            parser.exit(2, f"{prog}: error: cannot read --config {path}: {error}. Give a JSON object of "
+                           "settings, such as a run folder's config.json.\n")
+        if not isinstance(from_file, dict):
+            parser.exit(2, f"{prog}: error: --config {path} must hold a JSON object of settings.\n")
+        overrides.update(from_file)
+    overrides.update(args)
+    if overrides.get("smoke") and smoke:
+        overrides = {**smoke, **overrides}
+    try:
+        return make_config(config_cls, overrides)
+    except ConfigError as error:
+        parser.exit(2, f"{prog}: error: {error}\n")

@@ -1,0 +1,121 @@
+"""Checksum-verified access to data-set files, downloading them when they are missing.
+
+``fetch_file(info, name, data_dir)`` returns the path of a verified file. It never uses a file whose MD5
+does not match, never overwrites or deletes a file the user put in place, and downloads into a temporary
+folder first, so an interrupted or corrupt download leaves nothing half-written in the cache.
+
+Sample data made by ``common.datasets.samples`` sits in a folder with a ``SAMPLE_DATA.json`` manifest; its
+files are verified against that manifest instead of the registry, and reports label them as sample data.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+SAMPLE_MANIFEST = "SAMPLE_DATA.json"
+
+
+class DataError(RuntimeError):
+    """A data file that is missing, corrupt or malformed; the message names the file and the fix."""
+
+
+def md5sum(path, chunk_size=1 << 20):
+    """The hexadecimal MD5 digest of a file, read in chunks."""
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_sample_manifest(folder):
+    """The manifest of a sample-data folder as a dict, or ``None`` for a folder of real data."""
+    manifest = Path(folder) / SAMPLE_MANIFEST
+    if not manifest.exists():
+        return None
+    try:
+        return json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise DataError(f"{manifest} is not a readable sample-data manifest ({error}). Delete the folder "
+                        f"{Path(folder)} and run the command again to regenerate the sample data.") from None
+
+
+def _manual_help(info, remote, folder):
+    steps = info.manual_steps.format(folder=folder) if info.manual_steps else ""
+    where = f" from {remote.url}" if remote.url else ""
+    return (f"To place it by hand, download {remote.name}{where} to {folder / remote.name} "
+            f"(expected MD5 {remote.md5}). {steps}").strip()
+
+
+def fetch_file(info, name, data_dir, download=True):
+    """Return the path of data-set file ``name`` of registry entry ``info``, verified by MD5.
+
+    Args:
+        info: a ``DatasetInfo`` from ``common.datasets.registry.REGISTRY``.
+        name: the file name, one of ``info.files``.
+        data_dir: the data root (``DATA_DIR``); the file lives in ``data_dir/info.folder/name``.
+        download: download a missing file from its URL (with a progress bar); if False, raise instead.
+
+    Raises:
+        DataError: the file is missing and cannot be downloaded, or its checksum does not match.
+    """
+    remote = info.file(name)
+    folder = Path(data_dir) / info.folder
+    path = folder / name
+    manifest = read_sample_manifest(folder)
+    expected = remote.md5
+    if manifest is not None:
+        expected = manifest.get("md5", {}).get(name)
+        if expected is None:
+            raise DataError(f"{path}: the sample-data folder {folder} does not list {name} in its "
+                            f"{SAMPLE_MANIFEST}. Delete {folder} and run again to regenerate it.")
+    if path.exists():
+        actual = md5sum(path)
+        if actual != expected:
+            origin = "regenerate the sample data by deleting the folder" if manifest else (
+                f"replace it with the official file{' from ' + remote.url if remote.url else ''}")
+            raise DataError(
+                f"{path} has MD5 {actual}, but {info.title} expects {expected}: the file is truncated, "
+                f"corrupt or a different version. It was not used and has been left untouched. Move it "
+                f"aside and run again to download a fresh copy, or {origin}."
+            )
+        return path
+    if manifest is not None:
+        raise DataError(f"{path} is missing from the sample-data folder {folder}. Delete {folder} and run "
+                        "again to regenerate it.")
+    if remote.url is None or not download:
+        reason = "cannot be downloaded automatically" if remote.url is None else "is missing"
+        raise DataError(f"{path} {reason}. {_manual_help(info, remote, folder)}")
+    return _download(info, remote, folder)
+
+
+def _download(info, remote, folder):
+    """Download ``remote`` into ``folder`` through a temporary folder; raise ``DataError`` on any failure."""
+    import keras  # imported here so that checking files on disk does not start TensorFlow
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
+    except OSError as error:
+        raise DataError(f"Cannot create the data folder {folder} ({error.strerror}). Set DATA_DIR to a "
+                        f"writable folder, or place the file by hand. {_manual_help(info, remote, folder)}")
+    try:
+        downloaded = keras.utils.get_file(
+            fname=remote.name, origin=remote.url, file_hash=remote.md5, hash_algorithm="md5",
+            cache_dir=str(staging), cache_subdir=".",
+        )
+        # Keras checks the hash after downloading; check again so that no path can skip it.
+        if md5sum(downloaded) != remote.md5:
+            raise ValueError(f"MD5 mismatch after download (got {md5sum(downloaded)})")
+        os.replace(downloaded, folder / remote.name)
+    except Exception as error:  # get_file raises plain Exception for network errors
+        raise DataError(
+            f"Could not download {info.title} file {remote.name} from {remote.url} ({error}). Nothing was "
+            f"written to {folder}. {_manual_help(info, remote, folder)}"
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / remote.name

@@ -1,0 +1,91 @@
+"""The registry of public data sets: one entry per data set, described once.
+
+Each entry records where the data comes from (home page and file URLs), how to check it (MD5 of every
+file), its licence and citation, the task and class names, and the array shapes a loader returns. Loaders,
+``make data`` and the reports all read these facts from here rather than repeating them.
+
+Files live under ``<DATA_DIR>/<entry.folder>/<file name>``, the same layout as ``../shared/data``.
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteFile:
+    """One file of a data set: its name in the data folder, where to download it, and its MD5."""
+
+    name: str
+    md5: str
+    url: str | None = None  # None: the file cannot be downloaded automatically (see manual_steps)
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """Facts about one public data set."""
+
+    key: str
+    title: str
+    folder: str  # sub-folder of DATA_DIR holding the files
+    homepage: str
+    licence: str
+    citation: str
+    task: str  # "binary", "multi-class", "multi-label" or "ordinal"
+    class_names: tuple
+    shapes: dict  # split -> array shape of the images a loader returns
+    files: tuple  # RemoteFile entries
+    manual_steps: str = ""  # how to obtain the files by hand, shown whenever a download is impossible
+
+    def file(self, name):
+        for remote in self.files:
+            if remote.name == name:
+                return remote
+        raise KeyError(f"{self.key} has no file {name!r}; it has {', '.join(f.name for f in self.files)}.")
+
+
+USPS_CITATION = (
+    "J. J. Hull, 'A database for handwritten text recognition research', IEEE TPAMI 16(5), 1994; "
+    "text form from Hastie, Tibshirani & Friedman, The Elements of Statistical Learning."
+)
+
+REGISTRY = {
+    # The ESL book's text form: each line is the digit then 256 grey values in [-1, 1].
+    "usps": DatasetInfo(
+        key="usps",
+        title="USPS handwritten digits (ESL text form)",
+        folder="usps",
+        homepage="https://hastie.su.domains/ElemStatLearn/data.html",
+        licence="public research data",
+        citation=USPS_CITATION,
+        task="multi-class",
+        class_names=tuple(str(digit) for digit in range(10)),
+        shapes={"train": (7291, 16, 16, 1), "test": (2007, 16, 16, 1)},
+        files=(
+            RemoteFile("zip.train.gz", "206835541ea704bcfb4b6eea872678bf",
+                       "https://hastie.su.domains/ElemStatLearn/datasets/zip.train.gz"),
+            RemoteFile("zip.test.gz", "f9350e940232b89f1dc8f8eacac88625",
+                       "https://hastie.su.domains/ElemStatLearn/datasets/zip.test.gz"),
+        ),
+        manual_steps=(
+            "Download zip.train.gz and zip.test.gz from https://hastie.su.domains/ElemStatLearn/data.html "
+            "(section 'ZIP code') and put both files, still gzipped, in {folder}."
+        ),
+    ),
+    # The same digits as one HDF5 file (the layout popularised on Kaggle), values in [0, 1].
+    "usps_h5": DatasetInfo(
+        key="usps_h5",
+        title="USPS handwritten digits (HDF5 form)",
+        folder="usps",
+        homepage="https://www.kaggle.com/datasets/bistaumanga/usps-dataset",
+        licence="public research data",
+        citation=USPS_CITATION,
+        task="multi-class",
+        class_names=tuple(str(digit) for digit in range(10)),
+        shapes={"train": (7291, 16, 16, 1), "test": (2007, 16, 16, 1)},
+        files=(RemoteFile("usps.h5", "355df6b942eb766252e0340bc019b0b9"),),
+        manual_steps=(
+            "Sign in to Kaggle, download usps.h5 from "
+            "https://www.kaggle.com/datasets/bistaumanga/usps-dataset and put it in {folder}. "
+            "Or use the ESL text form instead (--data-format esl), which downloads automatically."
+        ),
+    ),
+}

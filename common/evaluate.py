@@ -1,0 +1,162 @@
+"""One task-aware evaluator for every assignment.
+
+``evaluate_predictions(y_true, y_score, task)`` returns accuracy, ROC-AUC, balanced accuracy, per-class
+precision / recall / F1 and the confusion matrix for the four kinds of task in the suite:
+
+- "binary": y_true (N,) in {0, 1}; y_score (N,) or (N, 1) probability of class 1, or (N, 2) probabilities.
+- "multi-class": y_true (N,) in 0..C-1; y_score (N, C) class probabilities. AUC is the one-vs-rest macro
+  average over classes, accuracy uses the arg-max.
+- "ordinal": scored exactly as "multi-class" (the MedMNIST convention for RetinaMNIST).
+- "multi-label": y_true (N, L) in {0, 1}; y_score (N, L) per-label probabilities. AUC is the mean of the
+  per-label AUCs and accuracy the mean per-label accuracy at a 0.5 threshold (the MedMNIST convention).
+
+AUC is computed here from the Mann-Whitney rank statistic (ties counted half), without scikit-learn, and
+the tests check that it agrees with scikit-learn. A class with no positive or no negative example has no
+AUC; it is left out of the average and listed under ``auc_undefined_for``.
+"""
+
+import numpy as np
+
+TASKS = ("binary", "multi-class", "ordinal", "multi-label")
+
+
+def _rankdata(values):
+    """Average ranks (1-based) of a 1-D array, ties sharing the mean of their ranks."""
+    order = np.argsort(values, kind="mergesort")
+    sorted_values = values[order]
+    ranks = np.empty(len(values), dtype=np.float64)
+    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [len(values)]))
+    for start, end in zip(starts, ends):
+        ranks[order[start:end]] = (start + end + 1) / 2.0
+    return ranks
+
+
+def binary_auc(y_true, y_score):
+    """ROC-AUC of scores ``y_score`` (N,) for binary labels ``y_true`` (N,); NaN if only one class occurs."""
+    y_true = np.asarray(y_true).astype(bool).ravel()
+    y_score = np.asarray(y_score, dtype=np.float64).ravel()
+    n_positive = int(y_true.sum())
+    n_negative = y_true.size - n_positive
+    if n_positive == 0 or n_negative == 0:
+        return float("nan")
+    ranks = _rankdata(y_score)
+    return float((ranks[y_true].sum() - n_positive * (n_positive + 1) / 2.0) / (n_positive * n_negative))
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """Counts of shape (C, C): rows are true classes, columns predicted classes."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return matrix
+
+
+def _per_class_from_confusion(matrix):
+    true_positive = np.diag(matrix).astype(np.float64)
+    predicted = matrix.sum(axis=0).astype(np.float64)
+    actual = matrix.sum(axis=1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, true_positive / predicted, 0.0)
+        recall = np.where(actual > 0, true_positive / actual, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return precision, recall, f1, actual.astype(np.int64)
+
+
+def _normalise_inputs(y_true, y_score, task):
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, not {task!r}.")
+    y_true = np.asarray(y_true)
+    y_score = np.asarray(y_score, dtype=np.float64)
+    if task == "multi-label":
+        if y_true.ndim != 2 or y_score.shape != y_true.shape:
+            raise ValueError(f"multi-label expects y_true and y_score of the same shape (N, L); got "
+                             f"{y_true.shape} and {y_score.shape}.")
+        return y_true.astype(np.int64), y_score
+    if y_true.ndim == 2 and y_true.shape[1] == 1:
+        y_true = y_true[:, 0]
+    if y_true.ndim != 1:
+        raise ValueError(f"{task} expects integer labels of shape (N,), got {y_true.shape}. For one-hot "
+                         "labels pass y_true.argmax(axis=1).")
+    if task == "binary":
+        if y_score.ndim == 2 and y_score.shape[1] == 2:
+            y_score = y_score[:, 1]
+        y_score = y_score.reshape(len(y_true), -1)
+        if y_score.shape[1] != 1:
+            raise ValueError(f"binary expects scores of shape (N,), (N, 1) or (N, 2); got {y_score.shape}.")
+        y_score = np.concatenate([1.0 - y_score, y_score], axis=1)
+    if y_score.ndim != 2 or y_score.shape[0] != len(y_true):
+        raise ValueError(f"{task} expects scores of shape (N, C) matching {len(y_true)} labels; got "
+                         f"{y_score.shape}.")
+    if y_true.min(initial=0) < 0 or y_true.max(initial=0) >= y_score.shape[1]:
+        raise ValueError(f"labels must lie in 0..{y_score.shape[1] - 1} for {y_score.shape[1]} score columns.")
+    return y_true.astype(np.int64), y_score
+
+
+def evaluate_predictions(y_true, y_score, task, class_names=None):
+    """Score predictions; see the module docstring for shapes.
+
+    Returns:
+        A JSON-ready dict with ``accuracy``, ``auc``, ``balanced_accuracy``, ``macro_f1``, ``per_class``
+        (name -> precision, recall, f1, support, auc), ``confusion_matrix`` (list of lists; per label for
+        multi-label: [[TN, FP], [FN, TP]]), ``auc_undefined_for`` and ``num_samples``.
+    """
+    y_true, y_score = _normalise_inputs(y_true, y_score, task)
+    num_classes = y_score.shape[1]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
+    if len(names) != num_classes:
+        raise ValueError(f"{len(names)} class names given for {num_classes} score columns.")
+
+    if task == "multi-label":
+        predicted = (y_score >= 0.5).astype(np.int64)
+        per_label_accuracy = (predicted == y_true).mean(axis=0)
+        per_class_auc = np.array([binary_auc(y_true[:, k], y_score[:, k]) for k in range(num_classes)])
+        matrices = [confusion_matrix(y_true[:, k], predicted[:, k], 2) for k in range(num_classes)]
+        per_class = {}
+        for k, name in enumerate(names):
+            precision, recall, f1, _ = _per_class_from_confusion(matrices[k])
+            per_class[name] = {"precision": float(precision[1]), "recall": float(recall[1]), "f1": float(f1[1]),
+                               "support": int(y_true[:, k].sum()), "auc": _float_or_none(per_class_auc[k]),
+                               "accuracy": float(per_label_accuracy[k])}
+        accuracy = float(per_label_accuracy.mean())
+        balanced = float(np.mean([(m[0, 0] / max(m[0].sum(), 1) + m[1, 1] / max(m[1].sum(), 1)) / 2
+                                  for m in matrices]))
+        confusion = [m.tolist() for m in matrices]
+        macro_f1 = float(np.mean([per_class[name]["f1"] for name in names]))
+    else:
+        predicted = y_score.argmax(axis=1)
+        matrix = confusion_matrix(y_true, predicted, num_classes)
+        precision, recall, f1, support = _per_class_from_confusion(matrix)
+        per_class_auc = np.array([binary_auc(y_true == k, y_score[:, k]) for k in range(num_classes)])
+        if task == "binary":
+            # Binary AUC is the AUC of the positive class; the negative class's is the same number.
+            per_class_auc = np.array([per_class_auc[1]] * 2)
+        per_class = {
+            name: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
+                   "support": int(support[k]), "auc": _float_or_none(per_class_auc[k])}
+            for k, name in enumerate(names)
+        }
+        accuracy = float((predicted == y_true).mean())
+        present = support > 0
+        balanced = float(recall[present].mean()) if present.any() else float("nan")
+        confusion = matrix.tolist()
+        macro_f1 = float(f1.mean())
+
+    defined = ~np.isnan(per_class_auc)
+    auc = float(per_class_auc[defined].mean()) if defined.any() else float("nan")
+    return {
+        "task": task,
+        "num_samples": int(len(y_true)),
+        "accuracy": accuracy,
+        "auc": _float_or_none(auc),
+        "balanced_accuracy": _float_or_none(balanced),
+        "macro_f1": macro_f1,
+        "per_class": per_class,
+        "confusion_matrix": confusion,
+        "auc_undefined_for": [name for name, ok in zip(names, defined) if not ok],
+    }
+
+
+def _float_or_none(value):
+    """JSON has no NaN: undefined metrics are written as null."""
+    return None if value is None or np.isnan(value) else float(value)

@@ -1,0 +1,231 @@
+"""The trainer: ``model.fit`` with early stopping, best checkpoints, a CSV history and resumable runs.
+
+``fit_model`` trains one model into its own folder inside a run folder::
+
+    <run>/<model_name>/best.keras     the weights of the best validation epoch (the model the run reports)
+    <run>/<model_name>/history.csv    one row per epoch, including the seconds each epoch took
+    <run>/<model_name>/backup/        Keras BackupAndRestore state while training is in progress
+    <run>/<model_name>/done.json      written last: the training finished
+
+With ``resume=True`` a model whose ``done.json`` exists is loaded instead of trained again, and one whose
+training was interrupted continues from its last completed epoch (``keras.callbacks.BackupAndRestore``).
+
+Early stopping and checkpoint selection watch a validation metric, so the validation data must be given
+explicitly and must not be the test split: the test split is for the one final evaluation.
+"""
+
+import dataclasses
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+
+from common.tf_setup import import_tensorflow_quietly
+
+tf = import_tensorflow_quietly()
+import keras  # noqa: E402  (TensorFlow must be imported first, quietly)
+
+
+def get_strategy(name="default"):
+    """The ``tf.distribute`` strategy for ``--strategy``: default, mirrored or multi-worker.
+
+    "mirrored" copies the model to every local GPU and splits each batch between them; "multi-worker"
+    does the same across machines listed in the ``TF_CONFIG`` environment variable.
+    """
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise ValueError(f"Unknown strategy {name!r}; use default, mirrored or multi-worker.")
+
+
+def set_mixed_precision(enabled):
+    """Compute in float16 with float32 variables (``mixed_float16``) or in plain float32.
+
+    Models built afterwards pick the policy up; their output layers keep ``dtype="float32"`` so that
+    probabilities and losses stay in float32.
+    """
+    keras.mixed_precision.set_dtype_policy("mixed_float16" if enabled else "float32")
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_seconds`` to each epoch's logs, so the CSV history records training time."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+@dataclasses.dataclass
+class FitResult:
+    """A trained model (with its best-epoch weights) and how training went."""
+
+    model: keras.Model
+    history: dict  # metric name -> list of per-epoch values, including "epoch_seconds"
+    best_epoch: int  # 1-based
+    best_value: float  # the monitored metric at the best epoch
+    train_seconds: float  # the sum of epoch times, across resumed sessions
+    folder: Path
+    resumed: bool
+
+    @property
+    def epochs_run(self):
+        return len(next(iter(self.history.values()), []))
+
+
+def read_history(path):
+    """Read a CSVLogger history file into {column: [float, ...]}."""
+    import csv
+
+    history = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            for key, value in row.items():
+                if key == "epoch":
+                    continue
+                history.setdefault(key, []).append(float(value) if value not in ("", None) else float("nan"))
+    return history
+
+
+def _load_best_weights(model, path):
+    """Load the weights of a ``.keras`` checkpoint into ``model``, ignoring its saved optimizer state."""
+    with warnings.catch_warnings():
+        # The checkpoint holds the optimizer's slots too; only the weights are wanted here, so Keras's
+        # "Skipping variable loading for optimizer" notice is expected and not shown.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model.load_weights(path)
+
+
+def _best(history, monitor, mode):
+    values = history.get(monitor, [])
+    if not values:
+        return 0, float("nan")
+    pick = max if mode == "max" else min
+    best_value = pick(values)
+    return values.index(best_value) + 1, best_value
+
+
+def _monitor_mode(monitor, mode):
+    if mode != "auto":
+        return mode
+    return "max" if any(word in monitor for word in ("acc", "auc", "precision", "recall", "f1")) else "min"
+
+
+def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch_size=None,
+              monitor="val_loss", mode="auto", patience=10, strategy=None, resume=False, verbose=2,
+              reduce_lr_patience=None, class_weight=None, callbacks=()):
+    """Build, train and return a model, keeping the weights of its best validation epoch.
+
+    Args:
+        build_model: a function with no arguments returning a *compiled* ``keras.Model``; it is called
+            inside ``strategy.scope()`` so that the variables are placed by the strategy.
+        train_data: ``(x, y)`` arrays or a batched ``tf.data.Dataset`` of (x, y).
+        validation_data: ``(x, y)`` arrays or a batched dataset; never the test split.
+        folder: where this model's checkpoint and history go (created; must be new unless resuming).
+        epochs: the maximum number of epochs; early stopping usually ends sooner.
+        batch_size: the batch size when ``train_data`` holds arrays.
+        monitor, mode: the validation metric that picks the best epoch and stops training ("auto" maximises
+            accuracy / AUC-like names and minimises the rest).
+        patience: epochs without improvement before stopping.
+        reduce_lr_patience: if set, halve the learning rate after this many epochs without improvement
+            (set it below ``patience`` so that the smaller rate gets a chance before training stops).
+        strategy: a ``tf.distribute.Strategy`` (default: the current one).
+        resume: continue or reload an earlier, interrupted training in ``folder``.
+
+    Returns:
+        A ``FitResult``.
+    """
+    if validation_data is None:
+        raise ValueError("fit_model needs validation_data for early stopping and checkpoint selection; "
+                         "carve it from the training split, never from the test split.")
+    folder = Path(folder)
+    mode = _monitor_mode(monitor, mode)
+    best_path = folder / "best.keras"
+    history_path = folder / "history.csv"
+    done_path = folder / "done.json"
+    strategy = strategy or tf.distribute.get_strategy()
+
+    if folder.exists() and any(folder.iterdir()) and not resume:
+        raise FileExistsError(f"{folder} already holds a training; pass resume=True (--resume) to continue "
+                              "it, or train into a new folder.")
+    folder.mkdir(parents=True, exist_ok=True)
+
+    with strategy.scope():
+        model = build_model()
+
+    if resume and done_path.exists():
+        _load_best_weights(model, best_path)
+        history = read_history(history_path)
+        best_epoch, best_value = _best(history, monitor, mode)
+        return FitResult(model, history, best_epoch, best_value, sum(history.get("epoch_seconds", [])),
+                         folder, resumed=True)
+
+    previous = read_history(history_path) if resume and history_path.exists() else {}
+    _, previous_best = _best(previous, monitor, mode)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        best_path, monitor=monitor, mode=mode, save_best_only=True,
+        # After a resume, only an epoch better than every earlier one may replace the checkpoint.
+        initial_value_threshold=None if math.isnan(previous_best) else previous_best,
+    )
+    all_callbacks = [
+        EpochTimer(),  # first, so that the CSV logger sees epoch_seconds
+        keras.callbacks.BackupAndRestore(str(folder / "backup")),
+        checkpoint,
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(history_path), append=bool(previous)),
+        *callbacks,
+    ]
+    if reduce_lr_patience:
+        all_callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
+                                                                  patience=reduce_lr_patience))
+    train_dataset = as_dataset(train_data, batch_size, shuffle=True)
+    validation_dataset = as_dataset(validation_data, batch_size or 256, shuffle=False)
+    # The dataset shuffles itself (seeded); Keras's own shuffle applies only to arrays.
+    model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, verbose=verbose,
+              class_weight=class_weight, callbacks=all_callbacks, shuffle=False)
+
+    if best_path.exists():
+        _load_best_weights(model, best_path)
+    else:
+        model.save(best_path)  # no epoch improved on the monitored value: keep the last weights
+    history = read_history(history_path)
+    best_epoch, best_value = _best(history, monitor, mode)
+    train_seconds = sum(history.get("epoch_seconds", []))
+    done_path.write_text(json.dumps({"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
+                                     "epochs_run": len(history.get("loss", [])),
+                                     "train_seconds": train_seconds}, indent=2) + "\n")
+    return FitResult(model, history, best_epoch, best_value, train_seconds, folder, resumed=bool(previous))
+
+
+def as_dataset(data, batch_size, shuffle, seed=None):
+    """A batched, prefetching ``tf.data.Dataset`` from ``(x, y)`` arrays; datasets pass through unchanged.
+
+    Shuffling draws from TensorFlow's global seed (set by ``common.reproducibility.set_seed``) unless
+    ``seed`` is given, and reshuffles every epoch.
+    """
+    if isinstance(data, tf.data.Dataset):
+        return data
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise ValueError("Training and validation data must be a tf.data.Dataset or a pair (x, y) of arrays.")
+    if batch_size is None:
+        raise ValueError("batch_size is needed when the data are arrays.")
+    x, y = data
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} items but y has {len(y)}.")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def predict_scores(model, x, batch_size=256):
+    """Model outputs (probabilities) for inputs ``x`` as a float32 NumPy array."""
+    if not isinstance(x, tf.data.Dataset):
+        x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
+    return model.predict(x, verbose=0).astype("float32")

@@ -1,0 +1,69 @@
+import datetime
+import json
+
+import numpy as np
+import pytest
+
+from common.profiling import count_flops, count_parameters, measure_latency
+from common.report import RunError, RunFolder, markdown_table, sample_data_banner
+
+import keras  # noqa: E402
+
+
+def test_flops_of_dense_and_conv_layers_are_counted_exactly():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="valid")(inputs)  # 6x6x4 outputs, 27 MACs each + bias
+    x = keras.layers.Conv3D(2, 1)(keras.layers.Reshape((6, 6, 4, 1))(x))  # 144 positions x 2, 1 MAC
+    x = keras.layers.Flatten()(x)
+    outputs = keras.layers.Dense(5, use_bias=False)(x)  # 288 -> 5
+    model = keras.Model(inputs, outputs)
+    expected = 6 * 6 * 4 * (2 * 27 + 1) + 144 * 2 * (2 * 1 + 1) + 2 * 288 * 5
+    assert count_flops(model) == expected
+    trainable, total = count_parameters(model)
+    assert trainable == total == (27 * 4 + 4) + (1 * 2 + 2) + 288 * 5
+
+
+def test_latency_is_measured_for_batch_one_and_batched():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    latency = measure_latency(model, np.zeros((1, 4), "float32"), batch_size=16, repeats=5)
+    assert latency["batch1_ms"] > 0 and latency["batched_ms_per_image"] > 0 and latency["batch_size"] == 16
+
+
+def test_run_folders_never_collide(tmp_path):
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    first = RunFolder.create(tmp_path, "a9", now=moment)
+    second = RunFolder.create(tmp_path, "a9", now=moment)
+    assert first.path.name == "20260102-030405" and second.path.name == "20260102-030405-2"
+
+
+def test_resume_picks_the_latest_unfinished_run(tmp_path):
+    with pytest.raises(RunError, match="without --resume"):
+        RunFolder.open(tmp_path, "a9", resume=True)
+    finished = RunFolder.create(tmp_path, "a9", now=datetime.datetime(2026, 1, 1))
+    finished.write_metrics([{"model": "m", "dataset": "d", "split": "test", "accuracy": 1.0, "auc": None}])
+    unfinished = RunFolder.create(tmp_path, "a9", now=datetime.datetime(2026, 1, 2))
+    assert RunFolder.open(tmp_path, "a9", resume=True).path == unfinished.path
+
+
+def test_metrics_need_the_required_fields_and_are_valid_json(tmp_path):
+    run = RunFolder.create(tmp_path, "a9")
+    with pytest.raises(ValueError, match="auc"):
+        run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "accuracy": 0.5}])
+    run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "accuracy": np.float32(0.5),
+                        "auc": float("nan")}], seed=np.int64(3))
+    data = json.loads((run.path / "metrics.json").read_text())
+    assert data["results"][0]["accuracy"] == 0.5 and data["results"][0]["auc"] is None and data["seed"] == 3
+
+
+def test_predictions_are_saved_for_rescoring(tmp_path):
+    run = RunFolder.create(tmp_path, "a9")
+    path = run.save_predictions("net", "test", [0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
+    saved = np.load(path)
+    assert saved["y_true"].tolist() == [0, 1] and saved["class_names"].tolist() == ["a", "b"]
+
+
+def test_markdown_table_and_banner():
+    table = markdown_table([{"a": 0.12345, "b": None}], {"a": "A", "b": "B"}, {"a": ".2f"})
+    assert table.splitlines() == ["| A | B |", "|---|---|", "| 0.12 | n/a |"]
+    assert sample_data_banner(None) == ""
+    assert "SAMPLE DATA" in sample_data_banner({"title": "t", "description": "d"})

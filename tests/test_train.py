@@ -1,0 +1,115 @@
+"""The trainer on a trivially separable toy problem: learning, checkpoints, history, resume, strategies."""
+
+import json
+
+import numpy as np
+import pytest
+
+from common.reproducibility import set_seed
+from common.train import fit_model, get_strategy, read_history, set_mixed_precision
+
+import keras  # noqa: E402  (after common, which imports TensorFlow quietly)
+
+
+def _toy_data(n=256, seed=0):
+    """Two classes told apart by the sign of the first feature."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    return x, y
+
+
+def _build():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    outputs = keras.layers.Dense(2, activation="softmax", dtype="float32")(hidden)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+class StopAfter(keras.callbacks.Callback):
+    """Simulates an interrupted run: raises after a given epoch has been saved."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_learns_a_separable_toy_set_and_writes_its_folder(tmp_path):
+    set_seed(0)
+    x, y = _toy_data()
+    result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), tmp_path / "toy", epochs=15,
+                       batch_size=32, monitor="val_accuracy", patience=15, verbose=0)
+    assert result.best_value >= 0.95
+    assert (result.model.predict(x[200:], verbose=0).argmax(1) == y[200:]).mean() == pytest.approx(
+        result.best_value, abs=1e-6), "the returned model must carry the best epoch's weights"
+    assert {p.name for p in (tmp_path / "toy").iterdir()} >= {"best.keras", "history.csv", "done.json"}
+    history = read_history(tmp_path / "toy" / "history.csv")
+    assert len(history["val_accuracy"]) == result.epochs_run == 15
+    assert result.train_seconds > 0 and result.best_epoch == int(np.argmax(history["val_accuracy"])) + 1
+    assert json.loads((tmp_path / "toy" / "done.json").read_text())["best_epoch"] == result.best_epoch
+
+
+def test_early_stopping_ends_training(tmp_path):
+    set_seed(0)
+    x, y = _toy_data()
+    result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), tmp_path / "toy", epochs=200,
+                       batch_size=32, monitor="val_loss", patience=3, verbose=0)
+    assert result.epochs_run < 200
+
+
+def test_resume_continues_an_interrupted_training(tmp_path):
+    set_seed(0)
+    x, y = _toy_data()
+    folder = tmp_path / "toy"
+    with pytest.raises(KeyboardInterrupt):
+        fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), folder, epochs=8, batch_size=32,
+                  patience=50, verbose=0, callbacks=[StopAfter(3)])
+    assert not (folder / "done.json").exists()
+    assert len(read_history(folder / "history.csv")["loss"]) == 3
+    with pytest.raises(FileExistsError, match="--resume"):
+        fit_model(_build, (x, y), (x, y), folder, epochs=8, batch_size=32, verbose=0)
+    result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), folder, epochs=8, batch_size=32,
+                       patience=50, verbose=0, resume=True)
+    assert result.resumed and result.epochs_run == 8, "epochs 4-8 only, appended to the first three"
+    again = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), folder, epochs=8, batch_size=32,
+                      verbose=0, resume=True)
+    assert again.epochs_run == 8
+    np.testing.assert_allclose(again.model.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_validation_data_is_required(tmp_path):
+    x, y = _toy_data()
+    with pytest.raises(ValueError, match="never from the test split"):
+        fit_model(_build, (x, y), None, tmp_path / "toy", epochs=1, batch_size=32)
+
+
+def test_same_seed_gives_the_same_training(tmp_path):
+    x, y = _toy_data()
+    values = []
+    for attempt in range(2):
+        set_seed(7)
+        result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), tmp_path / f"run{attempt}",
+                           epochs=3, batch_size=32, verbose=0)
+        values.append(result.history["val_loss"])
+    assert values[0] == values[1]
+
+
+def test_mirrored_strategy_and_mixed_precision_train_on_cpu(tmp_path):
+    x, y = _toy_data()
+    set_mixed_precision(True)
+    try:
+        result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), tmp_path / "mirrored", epochs=2,
+                           batch_size=32, strategy=get_strategy("mirrored"), verbose=0)
+        assert result.model.layers[1].compute_dtype == "float16"
+        assert result.model.output.dtype == "float32"
+    finally:
+        set_mixed_precision(False)
+    with pytest.raises(ValueError, match="Unknown strategy"):
+        get_strategy("tpu-pod")
