@@ -28,23 +28,28 @@ class RunError(RuntimeError):
     """A run folder that cannot be created or resumed; the message says what to do."""
 
 
-def _json_default(value):
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return None if math.isnan(value) else float(value)
+def to_json_ready(value):
+    """A copy of ``value`` that ``json`` can write: NumPy types to Python ones, NaN to ``None`` (null)."""
+    if isinstance(value, dict):
+        return {str(key): to_json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json_ready(item) for item in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return to_json_ready(value.tolist())
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) or math.isinf(value) else float(value)
     if isinstance(value, Path):
         return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    return value
 
 
 def write_json(path, data):
     """Write ``data`` as indented JSON, atomically (a temporary file renamed into place)."""
     path = Path(path)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n")
+    temporary.write_text(json.dumps(to_json_ready(data), indent=2, allow_nan=False) + "\n")
     os.replace(temporary, path)
 
 

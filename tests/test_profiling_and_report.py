@@ -1,13 +1,12 @@
 import datetime
 import json
 
+import keras
 import numpy as np
 import pytest
 
 from common.profiling import count_flops, count_parameters, measure_latency
 from common.report import RunError, RunFolder, markdown_table, sample_data_banner
-
-import keras  # noqa: E402
 
 
 def test_flops_of_dense_and_conv_layers_are_counted_exactly():

@@ -2,13 +2,12 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 
 from common.reproducibility import set_seed
 from common.train import fit_model, get_strategy, read_history, set_mixed_precision
-
-import keras  # noqa: E402  (after common, which imports TensorFlow quietly)
 
 
 def _toy_data(n=256, seed=0):

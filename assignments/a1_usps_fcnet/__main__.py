@@ -8,7 +8,7 @@ import sys
 
 from common.config import parse_config
 
-from .config import ASSIGNMENT, SMOKE, A1Config
+from .config import SMOKE, A1Config
 
 
 def main(argv=None):

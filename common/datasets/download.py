@@ -101,7 +101,7 @@ def _download(info, remote, folder):
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
     except OSError as error:
         raise DataError(f"Cannot create the data folder {folder} ({error.strerror}). Set DATA_DIR to a "
-                        f"writable folder, or place the file by hand. {_manual_help(info, remote, folder)}")
+                        f"writable folder, or place the file by hand. {_manual_help(info, remote, folder)}") from None
     try:
         downloaded = keras.utils.get_file(
             fname=remote.name, origin=remote.url, file_hash=remote.md5, hash_algorithm="md5",
