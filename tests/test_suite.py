@@ -1,0 +1,48 @@
+"""The suite as a whole: the launcher behind `make assignmentN` / `make demo`, and the install."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+from assignments.__main__ import ASSIGNMENTS, is_built
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _launch(*args):
+    return subprocess.run([sys.executable, "-m", "assignments", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_list_names_every_assignment():
+    completed = _launch("list")
+    assert completed.returncode == 0
+    assert all(package in completed.stdout for package, _ in ASSIGNMENTS.values())
+    assert is_built(1)
+
+
+def test_unbuilt_assignment_says_so_and_fails():
+    unbuilt = [number for number in ASSIGNMENTS if not is_built(number)]
+    for number in unbuilt:
+        completed = _launch("run", str(number))
+        assert completed.returncode != 0
+        assert "not implemented yet" in completed.stderr
+
+
+def test_run_passes_flags_through_to_the_assignment():
+    completed = _launch("run", "1", "--help")
+    assert completed.returncode == 0 and "--num-trials" in completed.stdout
+
+
+def test_no_pytorch_in_the_environment():
+    # The medmnist wheel (and others) would pull PyTorch in; the suite keeps its own registry instead.
+    assert importlib.util.find_spec("torch") is None
+    assert importlib.util.find_spec("torchvision") is None
+
+
+def test_makefile_targets_exist():
+    makefile = (REPO / "Makefile").read_text()
+    for target in ("demo:", "test:", "lint:", "data:", "assignment1 assignment2 assignment3 assignment4 assignment5:"):
+        assert target in makefile
+    assert "make test" in (REPO / ".ci" / "run").read_text()
