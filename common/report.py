@@ -106,6 +106,22 @@ class RunFolder:
     def model_folder(self, name):
         return self.path / name
 
+    def start(self, config):
+        """Write the run's configuration; when resuming, first check that it matches the saved one.
+
+        Resuming with different settings would silently mix two experiments in one folder, so it is refused.
+        """
+        saved_path = self.path / "config.json"
+        if config.resume and saved_path.exists():
+            saved = json.loads(saved_path.read_text())
+            current = to_json_ready(config.to_dict())
+            changed = sorted(key for key, value in current.items()
+                             if key not in ("resume", "verbose", "runs_dir") and saved.get(key) != value)
+            if changed:
+                raise RunError(f"{self.path} was started with different settings ({', '.join(changed)}). Resume "
+                               f"it with its own settings: --config {saved_path} --resume")
+        self.write_config(config)
+
     def write_config(self, config):
         write_json(self.path / "config.json", config.to_dict() if hasattr(config, "to_dict") else config)
 

@@ -123,3 +123,24 @@ def test_config_validation_and_model_builders():
     assert build_small_cnn(filters=(4, 8)).output.shape == (None, 10)
     with pytest.raises(ValueError, match="two hidden layers"):
         build_fc_net(hidden_units=(8,))
+
+
+def test_resume_reloads_finished_models_and_completes_the_run(smoke_runs, tmp_path):
+    import shutil
+
+    original = smoke_runs[0][0]
+    copy = tmp_path / "a1_usps_fcnet" / original.name
+    shutil.copytree(original, copy)
+    # Simulate a run interrupted while the CNN was training: no metrics, no finished CNN.
+    (copy / "metrics.json").unlink()
+    (copy / "small_cnn" / "done.json").unlink()
+    trial_checkpoint = (copy / "fc_trial_1" / "best.keras").stat().st_mtime_ns
+    completed = subprocess.run([sys.executable, "-m", "assignments.a1_usps_fcnet", "--smoke", "--resume",
+                                "--verbose", "0", "--runs-dir", str(tmp_path)], cwd=REPO, capture_output=True,
+                               text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert Path(completed.stdout.strip().splitlines()[-1]) == copy
+    assert (copy / "fc_trial_1" / "best.keras").stat().st_mtime_ns == trial_checkpoint, "finished trial retrained"
+    resumed = json.loads((copy / "metrics.json").read_text())
+    before = json.loads((original / "metrics.json").read_text())
+    assert resumed["results"][0]["accuracy"] == before["results"][0]["accuracy"]

@@ -66,3 +66,19 @@ def test_markdown_table_and_banner():
     assert table.splitlines() == ["| A | B |", "|---|---|", "| 0.12 | n/a |"]
     assert sample_data_banner(None) == ""
     assert "SAMPLE DATA" in sample_data_banner({"title": "t", "description": "d"})
+
+
+def test_resuming_with_different_settings_is_refused(tmp_path):
+    import dataclasses
+
+    from common.config import RunConfig
+
+    @dataclasses.dataclass
+    class Toy(RunConfig):
+        epochs: int = 3
+
+    run = RunFolder.create(tmp_path, "a9")
+    run.start(Toy(runs_dir=str(tmp_path)))
+    RunFolder.open(tmp_path, "a9", resume=True).start(Toy(runs_dir=str(tmp_path), resume=True, verbose=0))
+    with pytest.raises(RunError, match=r"different settings \(epochs\).*--config .*config.json --resume"):
+        RunFolder.open(tmp_path, "a9", resume=True).start(Toy(runs_dir=str(tmp_path), resume=True, epochs=9))

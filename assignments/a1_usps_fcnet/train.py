@@ -86,12 +86,13 @@ def _final_row(name, fit, data, config, dataset, run):
 def run(config):
     """Run assignment 1 end to end; returns the run folder (a ``pathlib.Path``)."""
     started = time.perf_counter()
+    # A multi-worker strategy must exist before any other TensorFlow work, so it is made first.
+    strategy = get_strategy(config.strategy)
     set_seed(config.seed)
     set_mixed_precision(config.mixed_precision)
-    strategy = get_strategy(config.strategy)
-    data = _load_data(config)  # first, so that missing data leaves no empty run folder behind
+    data = _load_data(config)  # before the run folder, so that missing data leaves no empty folder behind
     run_folder = RunFolder.open(config.runs_dir, ASSIGNMENT, resume=config.resume)
-    run_folder.write_config(config)
+    run_folder.start(config)
     print(f"[run] {run_folder.path}", flush=True)
     dataset = "usps" if not data.is_sample else "usps-sample-stand-in"
     keep, held_out = stratified_split(data.y_train, config.validation_fraction, seed=config.seed)
