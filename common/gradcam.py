@@ -1,0 +1,82 @@
+"""Grad-CAM (Selvaraju et al., ICCV 2017) for 2D and 3D convolutional classifiers.
+
+The class score's gradient with respect to a convolutional layer's feature maps, averaged over every spatial
+axis, weights those maps; their weighted sum, passed through a ReLU and scaled to [0, 1], shows where the
+evidence for the class lies. Works for any spatial rank (images (H, W) and volumes (D, H, W)) and for transfer
+models built flat (the backbone's layers part of the model itself, not a nested model).
+"""
+
+import numpy as np
+
+from common.tf_setup import import_tensorflow_quietly
+
+tf = import_tensorflow_quietly()
+import keras  # noqa: E402
+
+
+def last_conv_layer_name(model):
+    """The name of the last layer whose output is a spatial feature map (rank 4 for 2D, 5 for 3D)."""
+    for layer in reversed(model.layers):
+        if isinstance(layer, keras.Model):
+            raise ValueError(f"{layer.name} is a nested model; Grad-CAM needs the backbone built flat "
+                             "(e.g. VGG16(include_top=False, input_tensor=inputs)). Pass layer_name explicitly "
+                             "for a layer of the outer model.")
+        if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D) or (
+                "conv" in layer.name and len(layer.output.shape) in (4, 5)):
+            return layer.name
+    raise ValueError(f"{model.name} has no convolutional layer for Grad-CAM.")
+
+
+def grad_cam(model, inputs, class_index=None, layer_name=None):
+    """Grad-CAM heat maps for a batch.
+
+    Args:
+        model: a functional Keras classifier with softmax (or sigmoid) outputs.
+        inputs: array (N, *spatial, C) as the model expects it.
+        class_index: the class to explain, an int or one per input; default: each input's predicted class.
+        layer_name: the feature-map layer; default: the last convolutional layer.
+
+    Returns:
+        (heatmaps, class_indices): float32 (N, *spatial) in [0, 1], resized to the input's spatial shape,
+        and the explained class of each input.
+    """
+    inputs = np.asarray(inputs, dtype=np.float32)
+    layer = model.get_layer(layer_name or last_conv_layer_name(model))
+    grad_model = keras.Model(model.input, [layer.output, model.output])
+    with tf.GradientTape() as tape:
+        features, predictions = grad_model(inputs, training=False)
+        if class_index is None:
+            classes = tf.argmax(predictions, axis=-1, output_type=tf.int32)
+        else:
+            classes = tf.broadcast_to(tf.constant(class_index, dtype=tf.int32), [inputs.shape[0]])
+        scores = tf.gather(predictions, classes, axis=-1, batch_dims=1)
+    gradients = tape.gradient(scores, features)
+    spatial_axes = tuple(range(1, len(features.shape) - 1))  # (1, 2) for images, (1, 2, 3) for volumes
+    weights = tf.reduce_mean(gradients, axis=spatial_axes, keepdims=True)
+    cams = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
+    peaks = cams.reshape(len(cams), -1).max(axis=1)
+    cams = cams / np.where(peaks > 0, peaks, 1.0).reshape(-1, *([1] * (cams.ndim - 1)))
+    return _resize(cams, inputs.shape[1:-1]).astype(np.float32), classes.numpy()
+
+
+def _resize(cams, spatial_shape):
+    """Linear resize of (N, *small) maps to (N, *spatial_shape)."""
+    from scipy.ndimage import zoom
+
+    factors = [target / size for target, size in zip(spatial_shape, cams.shape[1:])]
+    resized = np.stack([zoom(cam, factors, order=1) for cam in cams])
+    return np.clip(resized, 0.0, 1.0)
+
+
+def overlay(image, heatmap, alpha=0.4):
+    """An RGB float image in [0, 1]: a grey or RGB image (H, W[, C]) with a jet-coloured heat map on top."""
+    import matplotlib
+
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    span = image.max() - image.min()
+    image = (image - image.min()) / (span if span > 0 else 1.0)
+    rgb = np.stack([image] * 3, axis=-1) if image.ndim == 2 else image
+    colours = matplotlib.colormaps["jet"](heatmap)[..., :3]
+    return np.clip((1 - alpha) * rgb + alpha * colours, 0.0, 1.0)
