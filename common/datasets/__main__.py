@@ -9,6 +9,7 @@ Files go to ``$DATA_DIR/<folder>/`` (default: ``data/`` in the repository).
 
 import argparse
 import sys
+from pathlib import Path
 
 from common.config import default_data_dir
 from common.datasets.download import DataError, fetch_file
@@ -20,8 +21,19 @@ def download(keys, data_dir):
     failures = 0
     for key in keys:
         info = REGISTRY[key]
-        print(f"{key}: {info.title} -> {data_dir}/{info.folder}/", flush=True)
+        folder = Path(data_dir) / info.folder
+        print(f"{key}: {info.title} -> {folder}/", flush=True)
+        if not info.files:
+            if folder.is_dir() and any(folder.iterdir()):
+                print(f"  ok  {folder} is present (placed by hand)")
+            else:
+                print(f"  --  {folder} is missing; it is obtained by hand: {info.manual_steps.format(folder=folder)}")
+            continue
         for remote in info.files:
+            if remote.url is None and not (folder / remote.name).exists():
+                # Optional files that need a login are not failures of `make data`.
+                print(f"  --  {remote.name} is obtained by hand: {info.manual_steps.format(folder=folder)}")
+                continue
             try:
                 path = fetch_file(info, remote.name, data_dir, download=True)
                 print(f"  ok  {path} (MD5 {remote.md5})")
@@ -42,8 +54,8 @@ def main(argv=None):
     options = parser.parse_args(argv)
     if options.command == "list":
         for key, info in REGISTRY.items():
-            automatic = all(remote.url for remote in info.files)
-            print(f"{key:<10} {info.folder + '/':<18} {'download' if automatic else 'by hand':<9} "
+            automatic = bool(info.files) and all(remote.url for remote in info.files)
+            print(f"{key:<16} {info.folder + '/':<18} {'download' if automatic else 'by hand':<9} "
                   f"{info.licence:<22} {info.title}")
         return 0
     unknown = [key for key in options.keys if key not in REGISTRY]

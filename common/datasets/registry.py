@@ -88,4 +88,24 @@ REGISTRY = {
             "Or use the ESL text form instead (--data-format esl), which downloads automatically."
         ),
     ),
+    # A folder tree rather than single files: Training/<class>/*.jpg and Testing/<class>/*.jpg.
+    "brain_tumor_mri": DatasetInfo(
+        key="brain_tumor_mri",
+        title="Brain Tumor MRI Dataset (Nickparvar, Kaggle)",
+        folder="brain_tumor_mri",
+        homepage="https://www.kaggle.com/datasets/masoudnickparvar/brain-tumor-mri-dataset",
+        licence="CC0 1.0",
+        citation="M. Nickparvar, Brain Tumor MRI Dataset, Kaggle, 2021. doi:10.34740/KAGGLE/DSV/2645886",
+        task="multi-class",
+        class_names=("glioma", "meningioma", "notumor", "pituitary"),
+        shapes={"Training": (5712, None, None, 3), "Testing": (1311, None, None, 3)},
+        files=(),
+        manual_steps=(
+            "Sign in to Kaggle, download the archive from "
+            "https://www.kaggle.com/datasets/masoudnickparvar/brain-tumor-mri-dataset (or run "
+            "`kaggle datasets download masoudnickparvar/brain-tumor-mri-dataset`), and unzip it so that "
+            "{folder}/Training/glioma/ and {folder}/Testing/glioma/ exist (likewise meningioma, notumor, "
+            "pituitary)."
+        ),
+    ),
 }

@@ -1,0 +1,40 @@
+"""Command line of assignment 5.
+
+    python -m assignments.a5_brain_tumor_cnn [--smoke] [--epochs N] ...   train, evaluate, report
+    python -m assignments.a5_brain_tumor_cnn predict FILE [FILE ...]      classify new scans
+
+The configuration is parsed before TensorFlow is imported, so ``--help`` and bad flags answer at once.
+The last line a training run prints is its run folder.
+"""
+
+import sys
+
+from common.config import parse_config
+
+from .config import SMOKE, A5Config
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "predict":
+        from .predict import main as predict_main
+
+        return predict_main(argv[1:])
+    config = parse_config(A5Config, argv, prog=__package__, smoke=SMOKE,
+                          description=sys.modules[__package__].__doc__ or "")
+    from common.datasets.download import DataError
+    from common.report import RunError
+
+    from .train import run
+
+    try:
+        run_folder = run(config)
+    except (DataError, RunError) as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    print(run_folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

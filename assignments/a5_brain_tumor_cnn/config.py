@@ -1,0 +1,86 @@
+"""Assignment 5's hyper-parameters: one dataclass, every default commented, every field a CLI flag."""
+
+import dataclasses
+
+from common.config import ConfigError, RunConfig
+
+# The folder name, so that a copy of this folder under a new name writes its own runs.
+ASSIGNMENT = __package__.rsplit(".", 1)[-1]
+
+
+@dataclasses.dataclass
+class A5Config(RunConfig):
+    """Settings of one assignment-5 run (the shared ones are documented on RunConfig)."""
+
+    # "real": DATA_DIR/brain_tumor_mri/{Training,Testing}; "sample": synthetic slices made offline.
+    data: str = "real"
+    # Images are resized to image_size x image_size. 128 px keeps tumours visible and a CPU epoch near a minute.
+    image_size: int = 128
+    # 1: grey (MRI is single-channel; the files are often RGB-encoded grey); 3: RGB.
+    channels: int = 1
+    # Share of each class of Training held out for early stopping and model selection.
+    validation_fraction: float = 0.15
+    # Two perceptual hashes differing in at most this many of 64 bits count as near duplicates.
+    duplicate_max_distance: int = 2
+
+    # The CNN from scratch: per entry, two 3x3 conv + batch-norm + ReLU layers and a 2x2 max-pool.
+    filters: tuple[int, ...] = (16, 32, 64, 128, 256)
+    dropout_rate: float = 0.4
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    # Upper bound; early stopping on validation accuracy usually ends sooner.
+    epochs: int = 30
+    patience: int = 7
+    # Halve the learning rate after this many epochs without improvement (0: never).
+    reduce_lr_patience: int = 3
+    # Random rotations (up to ~10 degrees), zooms and shifts (up to 10%), left-right flips and contrast
+    # jitter: what varies between MRI slices of different patients and scanners. No up-down flips, which
+    # would put the skull base, where pituitary tumours sit, at the top.
+    augment: bool = True
+
+    # The "future enhancement": EfficientNetB0 from keras.applications with a new classification head.
+    transfer: bool = True
+    # "imagenet" downloads the pretrained weights (needs internet); "none" trains from random weights.
+    transfer_weights: str = "imagenet"
+    transfer_epochs: int = 10
+    transfer_learning_rate: float = 1e-4
+
+    # Figures: Grad-CAM overlays per class and the number of misclassified test images shown.
+    gradcam_per_class: int = 3
+    num_misclassified_shown: int = 24
+
+    def validate(self):
+        super().validate()
+        if self.data not in ("real", "sample"):
+            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
+        if self.channels not in (1, 3):
+            raise ConfigError("--channels must be 1 (grey) or 3 (RGB).")
+        if self.image_size < 32 or self.image_size % 2 ** len(self.filters):
+            raise ConfigError(f"--image-size must be at least 32 and divisible by 2^{len(self.filters)} "
+                              f"(one halving per conv block), not {self.image_size}.")
+        if not 0.0 < self.validation_fraction < 0.5:
+            raise ConfigError("--validation-fraction must lie between 0 and 0.5 (e.g. 0.15).")
+        if self.transfer_weights not in ("imagenet", "none"):
+            raise ConfigError("--transfer-weights must be imagenet or none.")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ConfigError("--dropout-rate must lie in [0, 1).")
+        for name in ("epochs", "transfer_epochs", "batch_size", "patience"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1.")
+        if not self.filters or min(self.filters) < 1:
+            raise ConfigError("--filters needs positive filter counts, e.g. 16,32,64,128,256.")
+
+
+# --smoke: synthetic slices at 64 px, a narrow network, two epochs each; well under a minute.
+SMOKE = {
+    "data": "sample",
+    "image_size": 64,
+    "filters": (8, 16, 32),
+    "batch_size": 16,
+    "epochs": 2,
+    "patience": 2,
+    "reduce_lr_patience": 0,
+    "transfer_weights": "none",
+    "transfer_epochs": 1,
+    "gradcam_per_class": 2,
+}
