@@ -1,12 +1,11 @@
 """Grad-CAM must point at the evidence: toy tasks whose signal sits in a known region."""
 
+import keras
 import numpy as np
 import pytest
 
 from common.gradcam import grad_cam, last_conv_layer_name, overlay
 from common.reproducibility import set_seed
-
-import keras
 
 
 def _toy(shape, n=240, seed=0):

@@ -198,7 +198,8 @@ channel(s). {len(data.y_train)} training / {len(data.y_val)} validation images (
 | Training files repeating another Training file byte for byte | {duplicates.exact_within_train} |
 | Testing files repeating another Testing file byte for byte | {duplicates.exact_within_test} |
 | Testing files byte-identical to a Training file | {duplicates.exact_test_in_train} |
-| Testing images with a near copy in Training (perceptual hash within {duplicates.max_distance} of 64 bits, exact ones included) | {duplicates.near_test_in_train} |
+| Testing images with a near copy in Training (perceptual hash within {duplicates.max_distance} of 64 bits; \
+exact copies included) | {duplicates.near_test_in_train} |
 | Training images with a near copy earlier in Training | {duplicates.near_within_train} |
 
 The de-duplicated test set drops every test image with an exact or near copy in Training:
@@ -208,7 +209,7 @@ The de-duplicated test set drops every test image with an exact or near copy in 
 
 {results}
 
-Weights: 
+Weights:
 {weights}
 
 Per-class precision / recall / F1 on the official test set:

@@ -108,13 +108,15 @@ def _synthetic_brain_slice(rng, size, label):
         image[((yy + 0.02) / 0.12) ** 2 + ((xx - side * 0.05) / 0.03) ** 2 <= 1] = 0.15
     if label != "notumor":
         if label == "glioma":
-            cy, cx, r = rng.uniform(-0.15, 0.15), rng.choice([-1, 1]) * rng.uniform(0.1, 0.2), rng.uniform(0.07, 0.11)
+            side = rng.choice([-1, 1])
+            cy, cx, r = rng.uniform(-0.15, 0.15), side * rng.uniform(0.1, 0.2), rng.uniform(0.07, 0.11)
         elif label == "meningioma":
             angle = rng.uniform(0, 2 * np.pi)
             cy, cx, r = 0.7 * ry * np.sin(angle), 0.7 * rx * np.cos(angle), rng.uniform(0.05, 0.08)
         else:
             cy, cx, r = rng.uniform(0.2, 0.26), rng.uniform(-0.03, 0.03), rng.uniform(0.03, 0.045)
-        wobble = 1 + (0.35 if label == "glioma" else 0.05) * np.sin(5 * np.arctan2(yy - cy, xx - cx) + rng.uniform(0, 6))
+        irregularity = 0.35 if label == "glioma" else 0.05  # gliomas infiltrate; the others are smooth
+        wobble = 1 + irregularity * np.sin(5 * np.arctan2(yy - cy, xx - cx) + rng.uniform(0, 6))
         lesion = np.hypot(yy - cy, xx - cx) <= r * wobble
         image[lesion & brain] = rng.uniform(0.85, 1.0)
     image = gaussian_filter(image, 0.8) + rng.normal(0, 0.03, size=image.shape)
