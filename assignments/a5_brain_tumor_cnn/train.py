@@ -19,23 +19,27 @@ from common.train import fit_model, get_strategy, predict_scores, set_mixed_prec
 
 from .config import ASSIGNMENT
 from .data import INFO, load_brain_tumor_data
-from .model import build_brain_tumor_cnn, build_transfer_model, compile_classifier
+from .model import build_brain_tumor_cnn, build_transfer_model, compile_classifier, cosine_learning_rate
 from .predict import MODEL_INFO
 
 INTENDED_USE = "Teaching only: not a medical device, not for diagnosis."
+
+
+def _steps_per_epoch(data, config):
+    return -(-len(data.y_train) // config.batch_size)
 
 
 def _train_cnn(config, run_folder, strategy, data, input_shape):
     def build():
         model = build_brain_tumor_cnn(input_shape, len(data.class_names), filters=config.filters,
                                       dropout_rate=config.dropout_rate, augment=config.augment)
-        return compile_classifier(model, config.learning_rate)
+        schedule = cosine_learning_rate(config.learning_rate, config.epochs, _steps_per_epoch(data, config))
+        return compile_classifier(model, schedule)
 
     print("[cnn] training the CNN from scratch", flush=True)
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val), run_folder.model_folder("cnn"),
                      epochs=config.epochs, batch_size=config.batch_size, monitor="val_accuracy",
-                     patience=config.patience, reduce_lr_patience=config.reduce_lr_patience, strategy=strategy,
-                     resume=config.resume, verbose=config.verbose)
+                     patience=config.patience, strategy=strategy, resume=config.resume, verbose=config.verbose)
 
 
 def _train_transfer(config, run_folder, strategy, data, input_shape):
@@ -52,14 +56,15 @@ def _train_transfer(config, run_folder, strategy, data, input_shape):
 
     def build():
         model = build_transfer_model(input_shape, len(data.class_names), weights=weights, augment=config.augment)
-        return compile_classifier(model, config.transfer_learning_rate)
+        schedule = cosine_learning_rate(config.transfer_learning_rate, config.transfer_epochs,
+                                        _steps_per_epoch(data, config))
+        return compile_classifier(model, schedule)
 
     print(f"[transfer] training EfficientNetB0 ({note})", flush=True)
     fit = fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val),
                     run_folder.model_folder("efficientnet_b0"), epochs=config.transfer_epochs,
                     batch_size=config.batch_size, monitor="val_accuracy", patience=config.patience,
-                    reduce_lr_patience=config.reduce_lr_patience, strategy=strategy, resume=config.resume,
-                    verbose=config.verbose)
+                    strategy=strategy, resume=config.resume, verbose=config.verbose)
     return fit, note
 
 
