@@ -102,7 +102,7 @@ def plot_image_grid(images, titles, path, columns=8, cmap="gray"):
         return _save(figure, path)
     columns = min(columns, count)
     rows = int(np.ceil(count / columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(1.5 * columns, 1.7 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 2.0 * rows), squeeze=False)
     for index, axis in enumerate(axes.ravel()):
         axis.axis("off")
         if index < count:

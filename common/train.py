@@ -21,6 +21,8 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from common.tf_setup import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()
@@ -222,6 +224,41 @@ def as_dataset(data, batch_size, shuffle, seed=None):
     if shuffle:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def recalibrate_batch_norm(model, x, batch_size=64):
+    """Re-estimate every batch-norm layer's moving mean and variance from inputs ``x`` ("precise BN").
+
+    During training, batch norm keeps running averages of statistics of *augmented* batches, taken while the
+    weights were still changing; at inference it sees clean images and the final weights. When augmentation
+    changes intensities or framing, the two disagree and accuracy suffers (Wu & Johnson, "Rethinking 'Batch'
+    in BatchNorm", 2021). This recomputes, layer by layer in graph order, the exact mean and variance of each
+    batch-norm layer's input over ``x`` with the model in inference mode (no augmentation, no dropout; earlier
+    batch-norm layers already recalibrated). Only the moving statistics change.
+
+    Args:
+        model: a functional Keras model (batch-norm layers directly in it, not in a nested model).
+        x: inputs as the model expects them, e.g. the clean training images.
+
+    Returns:
+        The number of batch-norm layers recalibrated.
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for layer in layers:
+        probe = keras.Model(model.input, layer.input)
+        axis = layer.axis if isinstance(layer.axis, int) else layer.axis[0]
+        total, total_squares, count = 0.0, 0.0, 0
+        for start in range(0, len(x), batch_size):
+            values = np.asarray(probe(x[start:start + batch_size], training=False), dtype=np.float64)
+            values = np.moveaxis(values, axis, -1).reshape(-1, values.shape[axis])
+            total = total + values.sum(axis=0)
+            total_squares = total_squares + (values ** 2).sum(axis=0)
+            count += values.shape[0]
+        mean = total / count
+        variance = np.maximum(total_squares / count - mean ** 2, 0.0)
+        layer.moving_mean.assign(mean.astype(layer.moving_mean.dtype))
+        layer.moving_variance.assign(variance.astype(layer.moving_variance.dtype))
+    return len(layers)
 
 
 def predict_scores(model, x, batch_size=256):

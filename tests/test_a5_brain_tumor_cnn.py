@@ -35,7 +35,7 @@ def smoke_run(tmp_path_factory):
 
 def test_run_folder_metrics_and_report(smoke_run):
     folder = smoke_run[0]
-    for name in ("report.md", "metrics.json", "config.json", "cnn/best.keras", "cnn/model_info.json",
+    for name in ("report.md", "metrics.json", "config.json", "cnn/model.keras", "cnn/model_info.json",
                  "efficientnet_b0/best.keras", "predictions/cnn_test.npz", "figures/gradcam_cnn.png",
                  "figures/misclassified_cnn.png", "figures/confusion_cnn.png", "figures/learning_curves.png"):
         assert (folder / name).is_file(), name
@@ -57,7 +57,7 @@ def test_saved_model_reloads_to_identical_predictions(smoke_run):
     folder, _, test_paths, _ = smoke_run
     info = json.loads((folder / "cnn" / "model_info.json").read_text())
     images = np.stack([read_image(p, info["image_size"], info["channels"]) for p in test_paths]).astype("float32")
-    reloaded = keras.models.load_model(folder / "cnn" / "best.keras")
+    reloaded = keras.models.load_model(folder / "cnn" / "model.keras")
     saved = np.load(folder / "predictions" / "cnn_test.npz")
     np.testing.assert_allclose(reloaded.predict(images, verbose=0), saved["y_score"], atol=1e-5)
 

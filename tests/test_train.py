@@ -112,3 +112,22 @@ def test_mirrored_strategy_and_mixed_precision_train_on_cpu(tmp_path):
         set_mixed_precision(False)
     with pytest.raises(ValueError, match="Unknown strategy"):
         get_strategy("tpu-pod")
+
+
+def test_batch_norm_recalibration_matches_the_clean_data_statistics():
+    from common.train import recalibrate_batch_norm
+
+    set_seed(0)
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(6, name="recalibration_dense")(inputs)
+    normalised = keras.layers.BatchNormalization(name="bn")(hidden)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.BatchNormalization(name="bn2")(normalised))
+    model = keras.Model(inputs, outputs)
+    x = np.random.default_rng(1).normal(3.0, 2.0, size=(300, 4)).astype("float32")
+    assert recalibrate_batch_norm(model, x, batch_size=64) == 2
+    dense_out = keras.Model(inputs, hidden).predict(x, verbose=0)
+    np.testing.assert_allclose(model.get_layer("bn").moving_mean.numpy(), dense_out.mean(axis=0), rtol=1e-4)
+    np.testing.assert_allclose(model.get_layer("bn").moving_variance.numpy(), dense_out.var(axis=0), rtol=1e-3)
+    # The second layer sees the output of the recalibrated first one: about zero mean, unit variance.
+    np.testing.assert_allclose(model.get_layer("bn2").moving_mean.numpy(), 0.0, atol=1e-3)
+    np.testing.assert_allclose(model.get_layer("bn2").moving_variance.numpy(), 1.0, rtol=1e-2)

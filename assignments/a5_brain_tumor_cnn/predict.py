@@ -34,7 +34,7 @@ def resolve_model(path=None, runs_dir=None):
     if path.is_dir() and (path / METRICS_FILE).exists():
         path = path / json.loads((path / METRICS_FILE).read_text())["chosen_model_file"]
     elif path.is_dir():
-        path = path / "best.keras"
+        path = path / "model.keras"
     info_path = path.parent / MODEL_INFO
     if not path.is_file() or not info_path.is_file():
         raise FileNotFoundError(f"{path} (with {MODEL_INFO} beside it) does not exist; pass a model file, a "
