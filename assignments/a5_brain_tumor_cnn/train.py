@@ -168,7 +168,13 @@ def _figures(config, run_folder, fits, rows, scores, data):
         figures[f"{name}: ROC (official test)"] = plot_roc_curves(
             data.y_test, scores[name], data.class_names, run_folder.figures / f"roc_{name}.png")
     predicted = scores["cnn"].argmax(axis=1)
-    wrong = np.flatnonzero(predicted != data.y_test)[: config.num_misclassified_shown]
+    wrong = np.flatnonzero(predicted != data.y_test)
+    # Take the misclassified images class by class in turn, so that every class shows up in the gallery.
+    rank_in_class = np.zeros(len(wrong), dtype=int)
+    for label in range(len(data.class_names)):
+        members = data.y_test[wrong] == label
+        rank_in_class[members] = np.arange(members.sum())
+    wrong = wrong[np.lexsort((data.y_test[wrong], rank_in_class))][: config.num_misclassified_shown]
     names = data.class_names
     figures["cnn: misclassified test images"] = plot_image_grid(
         data.x_test[wrong] / 255.0, [f"true {names[data.y_test[i]]}\npred {names[predicted[i]]}" for i in wrong],
