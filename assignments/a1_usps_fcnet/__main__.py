@@ -14,18 +14,11 @@ from .config import SMOKE, A1Config
 def main(argv=None):
     config = parse_config(A1Config, argv, prog=__package__, smoke=SMOKE,
                           description=(__package__ and sys.modules[__package__].__doc__) or "")
-    from common.datasets.download import DataError
-    from common.report import RunError
+    from common.cli import run_and_print_folder
 
     from .train import run
 
-    try:
-        run_folder = run(config)
-    except (DataError, RunError) as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 1
-    print(run_folder)
-    return 0
+    return run_and_print_folder(run, config)
 
 
 if __name__ == "__main__":

@@ -22,18 +22,11 @@ def main(argv=None):
         return predict_main(argv[1:])
     config = parse_config(A5Config, argv, prog=__package__, smoke=SMOKE,
                           description=sys.modules[__package__].__doc__ or "")
-    from common.datasets.download import DataError
-    from common.report import RunError
+    from common.cli import run_and_print_folder
 
     from .train import run
 
-    try:
-        run_folder = run(config)
-    except (DataError, RunError) as error:
-        print(f"\nerror: {error}", file=sys.stderr)
-        return 1
-    print(run_folder)
-    return 0
+    return run_and_print_folder(run, config)
 
 
 if __name__ == "__main__":
