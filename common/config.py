@@ -71,6 +71,12 @@ class RunConfig:
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, not {self.verbose}.")
 
+    def require_at_least(self, *names, minimum=1):
+        """Raise ``ConfigError`` naming the flag if any of the fields ``names`` is below ``minimum``."""
+        for name in names:
+            if getattr(self, name) < minimum:
+                raise ConfigError(f"{_flag(name)} must be at least {minimum}, not {getattr(self, name)}.")
+
     def to_dict(self):
         return dataclasses.asdict(self)
 

@@ -74,3 +74,10 @@ def test_config_file_round_trip_and_unknown_key(tmp_path, capsys):
 def test_data_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     assert ToyConfig().data_dir == str(tmp_path)
+
+
+def test_counts_below_their_minimum_name_the_flag():
+    from assignments.a1_usps_fcnet.config import A1Config
+
+    with pytest.raises(ConfigError, match="--num-trials must be at least 1, not 0"):
+        make_config(A1Config, {"num_trials": 0})

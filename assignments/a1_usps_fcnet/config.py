@@ -74,9 +74,7 @@ class A1Config(RunConfig):
             raise ConfigError("Learning rates must be positive.")
         if any(size < 1 for size in (*self.batch_size_options, self.cnn_batch_size)):
             raise ConfigError("Batch sizes must be positive.")
-        for name in ("num_trials", "epochs", "cnn_epochs", "patience", "latency_repeats"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1.")
+        self.require_at_least("num_trials", "epochs", "cnn_epochs", "patience", "latency_repeats")
         if not self.cnn_filters or min(self.cnn_filters) < 1:
             raise ConfigError("--cnn-filters needs positive filter counts, e.g. 32,64.")
 

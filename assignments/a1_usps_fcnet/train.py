@@ -126,7 +126,7 @@ def run(config):
         row, scores[name] = _final_row(name, fit, data, config, dataset, run_folder)
         rows.append(row)
 
-    figures = _figures(run_folder, chosen, rows, scores, data)
+    figures = _figures(config, run_folder, chosen, rows, scores, data)
     tuning_rows = [{**trial, "hidden_units": "x".join(map(str, trial["hidden_units"])),
                     "val_accuracy": fit.best_value, "epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch,
                     "train_seconds": fit.train_seconds, "parameters": count_parameters(fit.model)[1]}
@@ -149,7 +149,7 @@ def _version(package):
     return version(package)
 
 
-def _figures(run_folder, chosen, rows, scores, data):
+def _figures(config, run_folder, chosen, rows, scores, data):
     figures = {}
     figures["curves"] = plot_learning_curves({name: fit.history for name, fit in chosen.items()},
                                              run_folder.figures / "learning_curves.png")
@@ -161,7 +161,7 @@ def _figures(run_folder, chosen, rows, scores, data):
         figures[f"roc_{name}"] = plot_roc_curves(data.y_test, scores[name], CLASS_NAMES,
                                                  run_folder.figures / f"roc_{name}.png")
         predicted = scores[name].argmax(axis=1)
-        wrong = np.flatnonzero(predicted != data.y_test)[:32]
+        wrong = np.flatnonzero(predicted != data.y_test)[: config.num_misclassified_shown]
         figures[f"misclassified_{name}"] = plot_image_grid(
             data.x_test[wrong], [f"true {data.y_test[i]} / pred {predicted[i]}" for i in wrong],
             run_folder.figures / f"misclassified_{name}.png")

@@ -66,9 +66,7 @@ class A5Config(RunConfig):
             raise ConfigError("--dropout-rate must lie in [0, 1).")
         if self.learning_rate <= 0 or self.transfer_learning_rate <= 0:
             raise ConfigError("Learning rates must be positive.")
-        for name in ("epochs", "transfer_epochs", "batch_size", "patience"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1.")
+        self.require_at_least("epochs", "transfer_epochs", "batch_size", "patience")
         if not self.filters or min(self.filters) < 1:
             raise ConfigError("--filters needs positive filter counts, e.g. 16,32,64,128,256.")
 
