@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed-requirements
 ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install demo test test-real lint data list clean \
+.PHONY: help install demo test test-real lint data list clean grade new-assignment submit \
         assignment1 assignment2 assignment3 assignment4 assignment5
 
 help:
@@ -19,6 +19,9 @@ help:
 	@echo "make assignmentN   run assignment N (1-5) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make test-real     slow checks on real data (DATA_DIR, or ../shared/data when present)"
+	@echo "make grade RUN=runs/<assignment>/<timestamp>   score a run (or a .zip, or a folder of them) against its rubric"
+	@echo "make new-assignment NAME=my_project FROM=1     copy an assignment to start your own project"
+	@echo "make submit ASSIGNMENT=1                       pack the code and latest finished run into submissions/"
 	@echo "make lint          ruff"
 	@echo "make clean         remove .venv, caches and sample data (keeps runs/ and downloaded data)"
 
@@ -52,6 +55,19 @@ list: $(INSTALLED)
 
 assignment1 assignment2 assignment3 assignment4 assignment5: $(INSTALLED)
 	$(PY) -m assignments run $(subst assignment,,$@) $(ARGS)
+
+# Grading and the student workflow (see README, "Grading" and "Your own project").
+grade: $(INSTALLED)
+	@test -n "$(RUN)" || { echo 'usage: make grade RUN=runs/<assignment>/<timestamp> (or a .zip, or a folder of runs) [ARGS="--csv grades.csv"]'; exit 2; }
+	$(PY) -m common.grading $(RUN) $(ARGS)
+
+new-assignment: $(INSTALLED)
+	@test -n "$(NAME)" -a -n "$(FROM)" || { echo 'usage: make new-assignment NAME=my_project FROM=1'; exit 2; }
+	$(PY) -m assignments new $(NAME) --from $(FROM)
+
+submit: $(INSTALLED)
+	@test -n "$(ASSIGNMENT)" || { echo 'usage: make submit ASSIGNMENT=1 [RUN=runs/a1_usps_fcnet/<timestamp>]'; exit 2; }
+	$(PY) -m assignments submit $(ASSIGNMENT) $(if $(RUN),--run $(RUN))
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache data/samples

@@ -3,6 +3,8 @@
     python -m assignments list              the five assignments and whether each is built
     python -m assignments run 1 [ARGS...]   run assignment 1 with its own flags (make assignment1 ARGS=...)
     python -m assignments demo              every built assignment with --smoke, then where the reports are
+    python -m assignments new NAME --from 1 copy an assignment to start your own project (make new-assignment)
+    python -m assignments submit 1          pack its code and latest finished run for grading (make submit)
 """
 
 import argparse
@@ -12,6 +14,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from common.config import default_runs_dir
 
 # Number -> (package under assignments/, title). A package that does not exist yet is "not implemented".
 ASSIGNMENTS = {
@@ -29,11 +33,19 @@ def is_built(number):
 
 
 def run_assignment(number, args):
-    """Run one assignment in this process's interpreter; returns its exit status."""
-    package, title = ASSIGNMENTS[number]
-    if not is_built(number):
+    """Run one assignment (a number 1-5, or the package name of a copy) in this interpreter; returns its exit
+    status."""
+    from assignments.workflow import WorkflowError, resolve_package
+
+    if str(number).isdigit() and int(number) in ASSIGNMENTS and not is_built(int(number)):
+        package, title = ASSIGNMENTS[int(number)]
         print(f"Assignment {number} ({title}) is not implemented yet: assignments/{package}/ does not exist.",
               file=sys.stderr)
+        return 2
+    try:
+        package = resolve_package(number)
+    except WorkflowError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     return subprocess.call([sys.executable, "-m", f"assignments.{package}", *args])
 
@@ -69,10 +81,20 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the assignments")
     runner = commands.add_parser("run", help="run one assignment; flags after the number go to it")
-    runner.add_argument("number", type=int, choices=sorted(ASSIGNMENTS))
+    runner.add_argument("number", help="1-5, or the package name of a copy made with `new`")
     runner.add_argument("args", nargs=argparse.REMAINDER)
     commands.add_parser("demo", help="run every built assignment on sample data")
+    new = commands.add_parser("new", help="copy an assignment folder under a new package name")
+    new.add_argument("name", help="the new package name, e.g. my_project")
+    new.add_argument("--from", dest="source", required=True, help="the assignment to copy: 1-5 or a package name")
+    submit = commands.add_parser("submit", help="pack an assignment's code and latest finished run into a .zip")
+    submit.add_argument("assignment", help="1-5 or a package name")
+    submit.add_argument("--run", help="the run folder to pack (default: the latest finished one)")
+    submit.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
+    submit.add_argument("--out", default="submissions", help="where the archive goes (default: submissions/)")
     options = parser.parse_args(argv)
+    if options.command in ("new", "submit"):
+        return _workflow(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if options.command == "list":
         for number, (package, title) in ASSIGNMENTS.items():
@@ -82,6 +104,23 @@ def main(argv=None):
     if options.command == "run":
         return run_assignment(options.number, options.args)
     return demo()
+
+
+def _workflow(options):
+    from assignments.workflow import WorkflowError, new_assignment, pack_submission
+
+    try:
+        if options.command == "new":
+            folder = new_assignment(options.name, options.source)
+            print(f"Created {folder}. Run it with: python -m assignments.{options.name} --smoke\n"
+                  f"Its README says which parts to change; it imports only `common`, so it runs as it is.")
+        else:
+            archive = pack_submission(options.assignment, options.runs_dir, options.out, run=options.run)
+            print(f"Packed {archive}. Check it as a grader would: make grade RUN={archive}")
+    except WorkflowError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -88,6 +88,7 @@ def _evaluate(name, fit, data, run_folder, dataset, val_accuracy):
     official = evaluate_predictions(data.y_test, scores, "multi-class", data.class_names)
     keep = data.duplicates.test_keep
     deduplicated = evaluate_predictions(data.y_test[keep], scores[keep], "multi-class", data.class_names)
+    run_folder.save_predictions(name, "test-deduplicated", data.y_test[keep], scores[keep], data.class_names)
     base = {"model": name, "dataset": dataset, "val_accuracy": val_accuracy,
             "val_accuracy_checkpoint": fit.best_value, "epochs_run": fit.epochs_run,
             "train_seconds": fit.train_seconds, "parameters": count_parameters(fit.model)[1],
