@@ -66,13 +66,24 @@ def demo():
         lines = result.stdout.strip().splitlines()
         if result.returncode == 0 and lines:
             report = Path(lines[-1]) / "report.md"
-            summary.append(f"  assignment {number} ({package}): {report}  [{time.perf_counter() - started:.0f} s]")
+            seconds = time.perf_counter() - started
+            summary.append(f"  assignment {number} ({package}): {report}  [{seconds:.0f} s, {_demo_grade(lines[-1])}]")
         else:
             status = 1
             summary.append(f"  assignment {number} ({package}): FAILED with exit status {result.returncode}")
     print("\nDemo reports (made from sample data, not results):")
     print("\n".join(summary))
     return status
+
+
+def _demo_grade(run_folder):
+    """The grader's verdict on a demo run (sample data, so its floors are skipped)."""
+    from common.grading import grade_folder, write_score_sheet
+
+    sheet = grade_folder(run_folder, allow_sample=True)
+    write_score_sheet(sheet, run_folder)
+    summary = sheet.to_dict()
+    return f"grade {summary['verdict']} {summary['score']}"
 
 
 def main(argv=None):
