@@ -49,3 +49,38 @@ def test_assignment1_reaches_the_course_reference_on_real_usps(tmp_path):
     assert rows["fc_net"]["accuracy"] >= 0.944, rows["fc_net"]["accuracy"]
     assert rows["small_cnn"]["accuracy"] >= 0.965, rows["small_cnn"]["accuracy"]
     assert metrics["wall_seconds"] < 300
+
+
+def _medmnist_root(*names):
+    for candidate in (os.environ.get("DATA_DIR"), REPO.parent / "shared" / "data"):
+        if candidate and all((Path(candidate) / "medmnist" / name).exists() for name in names):
+            return Path(candidate)
+    pytest.skip(f"real MedMNIST files {', '.join(names)} not found in DATA_DIR or ../shared/data")
+
+
+def test_real_retinamnist_loads_with_the_published_splits():
+    from common.datasets.medmnist import load_medmnist
+
+    data = load_medmnist("retinamnist", data_dir=_medmnist_root("retinamnist.npz"), download=False)
+    assert not data.is_sample and data.md5 == "bd4c0672f1bba3e3a89f0e4e876791e4"
+    shapes = {split: (images.shape, labels.shape) for split, (images, labels) in data.splits.items()}
+    assert shapes == {"train": ((1080, 28, 28, 3), (1080,)), "val": ((120, 28, 28, 3), (120,)),
+                      "test": ((400, 28, 28, 3), (400,))}
+    assert set(np.unique(data.splits["train"][1])) == set(range(5))
+
+
+def test_real_adrenalmnist3d_loads_at_both_sizes_with_the_same_labels():
+    from common.datasets.medmnist import load_medmnist
+
+    root = _medmnist_root("adrenalmnist3d.npz", "adrenalmnist3d_64.npz")
+    small = load_medmnist("adrenalmnist3d", size=28, data_dir=root, download=False)
+    large = load_medmnist("adrenalmnist3d", size=64, data_dir=root, download=False)
+    for data, side in ((small, 28), (large, 64)):
+        assert not data.is_sample
+        counts = {split: len(images) for split, (images, _) in data.splits.items()}
+        assert counts == {"train": 1188, "val": 98, "test": 298}
+        assert data.splits["test"][0].shape == (298, side, side, side, 1) and data.splits["test"][0].dtype == np.uint8
+    for split in ("train", "val", "test"):
+        # The two sizes are the same glands resampled, in the same order.
+        np.testing.assert_array_equal(small.splits[split][1], large.splits[split][1])
+    assert set(np.unique(small.splits["train"][1])) == {0, 1}

@@ -1,13 +1,15 @@
 """``python -m common.datasets {list,download}``: the registry's data sets and their download (``make data``).
 
     python -m common.datasets list                 every registered data set, its folder and licence
-    python -m common.datasets download [KEY ...]   download (and checksum) every file that has a URL;
-                                                   for the others, print how to obtain them by hand
+    python -m common.datasets download [KEY ...]   download (and checksum) the named data sets, or with no
+                                                   KEY the course's default ones (`make data`); for files
+                                                   without a URL, print how to obtain them by hand
 
 Files go to ``$DATA_DIR/<folder>/`` (default: ``data/`` in the repository).
 """
 
 import argparse
+import difflib
 import sys
 from pathlib import Path
 
@@ -43,6 +45,11 @@ def download(keys, data_dir):
     return failures
 
 
+def default_keys():
+    """The registry keys that `make data` (``download`` with no keys) fetches: those marked default_download."""
+    return [key for key, info in REGISTRY.items() if info.default_download]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m common.datasets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,18 +57,23 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list")
     fetch = commands.add_parser("download")
-    fetch.add_argument("keys", nargs="*", help=f"registry keys (default: all of {', '.join(REGISTRY)})")
+    defaults = default_keys()
+    fetch.add_argument("keys", nargs="*", help=f"registry keys (default: {', '.join(defaults)}; "
+                                               "`list` shows all)")
     options = parser.parse_args(argv)
     if options.command == "list":
+        print(f"{'key':<20} {'folder':<18} {'obtained':<9} {'make data':<10} {'licence':<22} title")
         for key, info in REGISTRY.items():
             automatic = bool(info.files) and all(remote.url for remote in info.files)
-            print(f"{key:<16} {info.folder + '/':<18} {'download' if automatic else 'by hand':<9} "
-                  f"{info.licence:<22} {info.title}")
+            print(f"{key:<20} {info.folder + '/':<18} {'download' if automatic else 'by hand':<9} "
+                  f"{'yes' if info.default_download else 'if named':<10} {info.licence:<22} {info.title}")
         return 0
     unknown = [key for key in options.keys if key not in REGISTRY]
     if unknown:
-        parser.error(f"unknown data set(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
-    failures = download(options.keys or list(REGISTRY), options.data_dir)
+        hints = [f"{key} (did you mean {', '.join(close)}?)" if (close := difflib.get_close_matches(key, REGISTRY))
+                 else key for key in unknown]
+        parser.error(f"unknown data set(s) {'; '.join(hints)}. `python -m common.datasets list` shows every key.")
+    failures = download(options.keys or defaults, options.data_dir)
     if failures:
         print(f"\n{failures} file(s) could not be obtained; see the steps above. Files that are present "
               "were verified and left as they are.", file=sys.stderr)

@@ -34,6 +34,7 @@ class DatasetInfo:
     shapes: dict  # split -> array shape of the images a loader returns
     files: tuple  # RemoteFile entries
     manual_steps: str = ""  # how to obtain the files by hand, shown whenever a download is impossible
+    default_download: bool = True  # False: `make data` skips it unless its key is named on the command line
 
     def file(self, name):
         for remote in self.files:
@@ -109,3 +110,9 @@ REGISTRY = {
         ),
     ),
 }
+
+# MedMNIST v2: 18 data sets, each in 2 or 4 image sizes, one entry per (set, size), built from the facts table in
+# medmnist.py. Imported last because that module builds the entries from DatasetInfo and RemoteFile above.
+from common.datasets.medmnist import medmnist_registry_entries  # noqa: E402
+
+REGISTRY.update(medmnist_registry_entries())

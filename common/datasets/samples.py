@@ -164,3 +164,14 @@ def write_brain_tumor_samples(data_dir=SAMPLES_DIR, train_per_class=30, test_per
 
 
 SAMPLE_WRITERS["brain_tumor_mri"] = write_brain_tumor_samples
+
+
+def _write_default_medmnist_samples(data_dir=SAMPLES_DIR):
+    """The course's MedMNIST sets (RetinaMNIST, ChestMNIST, NoduleMNIST3D, AdrenalMNIST3D 28 and 64) as samples."""
+    # Imported here: common.datasets.medmnist imports this module for _write_manifest and SAMPLES_DIR.
+    from common.datasets.medmnist import write_medmnist_samples
+
+    return write_medmnist_samples(data_dir)
+
+
+SAMPLE_WRITERS["medmnist"] = _write_default_medmnist_samples
