@@ -27,7 +27,7 @@ def last_conv_layer_name(model):
     raise ValueError(f"{model.name} has no convolutional layer for Grad-CAM.")
 
 
-def grad_cam(model, inputs, class_index=None, layer_name=None):
+def grad_cam(model, inputs, class_index=None, layer_name=None, resize_to=None):
     """Grad-CAM heat maps for a batch.
 
     Args:
@@ -35,6 +35,9 @@ def grad_cam(model, inputs, class_index=None, layer_name=None):
         inputs: array (N, *spatial, C) as the model expects it.
         class_index: the class to explain, an int or one per input; default: each input's predicted class.
         layer_name: the feature-map layer; default: the last convolutional layer.
+        resize_to: the spatial shape of the returned maps; default: the input's. Needed when the feature
+            maps have another rank than the input, e.g. a 2D network fed a slice or a stack of slices cut from
+            a volume inside the model.
 
     Returns:
         (heatmaps, class_indices): float32 (N, *spatial) in [0, 1], resized to the input's spatial shape,
@@ -56,7 +59,11 @@ def grad_cam(model, inputs, class_index=None, layer_name=None):
     cams = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
     peaks = cams.reshape(len(cams), -1).max(axis=1)
     cams = cams / np.where(peaks > 0, peaks, 1.0).reshape(-1, *([1] * (cams.ndim - 1)))
-    return _resize(cams, inputs.shape[1:-1]).astype(np.float32), classes.numpy()
+    target = tuple(resize_to) if resize_to is not None else inputs.shape[1:-1]
+    if len(target) != cams.ndim - 1:
+        raise ValueError(f"{layer.name} gives {cams.ndim - 1}D maps but the input is {len(inputs.shape) - 2}D; "
+                         "pass resize_to with the spatial shape the maps should have.")
+    return _resize(cams, target).astype(np.float32), classes.numpy()
 
 
 def _resize(cams, spatial_shape):

@@ -112,3 +112,30 @@ def plot_image_grid(images, titles, path, columns=8, cmap="gray"):
             axis.imshow(image, cmap=cmap if image.ndim == 2 else None)
             axis.set_title(titles[index], fontsize=7)
     return _save(figure, path)
+
+
+def plot_roc_comparison(y_true, scores_by_model, class_names, path, task="binary"):
+    """One ROC curve per model on the same axes, with its AUC in the legend.
+
+    Binary: the curve of the positive (last) class. Multi-class: the micro-average over one-vs-rest
+    decisions (every (case, class) pair is one decision), which summarises a model in one curve.
+    """
+    from common.evaluate import evaluate_predictions
+
+    y_true = np.asarray(y_true)
+    figure, axis = plt.subplots(figsize=(4.8, 4.2))
+    for name, y_score in scores_by_model.items():
+        y_score = np.asarray(y_score)
+        if task == "binary":
+            truth, score = y_true.ravel() == 1, (y_score[:, -1] if y_score.ndim == 2 else y_score)
+        else:
+            truth, score = (np.eye(len(class_names))[y_true] == 1).ravel(), y_score.ravel()
+        auc = evaluate_predictions(y_true, y_score, task, class_names)["auc"]
+        fpr, tpr = roc_curve_points(truth, score)
+        axis.plot(fpr, tpr, linewidth=1.2, label=f"{name} (AUC {auc:.3f})" if auc is not None else name)
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+    axis.set_xlabel("false-positive rate")
+    axis.set_ylabel("true-positive rate")
+    axis.set_title("ROC on test" + ("" if task == "binary" else " (micro-average)"))
+    axis.legend(fontsize=7)
+    return _save(figure, path)

@@ -7,6 +7,7 @@ captured and replays every captured line except those known informational ones, 
 errors still reach the user.
 """
 
+import logging
 import os
 import sys
 import tempfile
@@ -30,6 +31,20 @@ def configure_tensorflow_logging(level="2"):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", level)
 
 
+class _RetracingNoticeFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. An assignment that trains several models
+    in one process makes new training functions for each model, and TensorFlow counts those as retracing; the
+    advice in the warning does not apply, and it would be the only noise in an otherwise clean run."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_python_logging(tensorflow):
+    tensorflow.get_logger().addFilter(_RetracingNoticeFilter())
+    return tensorflow
+
+
 def import_tensorflow_quietly():
     """Import and return ``tensorflow``, dropping its informational start-up lines."""
     if "tensorflow" in sys.modules:
@@ -41,7 +56,7 @@ def import_tensorflow_quietly():
         # No real file descriptor (e.g. inside some notebooks or test capture): import plainly.
         import tensorflow
 
-        return tensorflow
+        return _quiet_python_logging(tensorflow)
     sys.stderr.flush()
     saved_fd = os.dup(stderr_fd)
     with tempfile.TemporaryFile(mode="w+b") as captured:
@@ -60,4 +75,4 @@ def import_tensorflow_quietly():
             kept = [line for line in text.splitlines() if line and not _is_noise(line)]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
-    return tensorflow
+    return _quiet_python_logging(tensorflow)

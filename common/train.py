@@ -263,6 +263,13 @@ def recalibrate_batch_norm(model, x, batch_size=64):
 
 def predict_scores(model, x, batch_size=256):
     """Model outputs (probabilities) for inputs ``x`` as a float32 NumPy array."""
-    if not isinstance(x, tf.data.Dataset):
-        x = tf.data.Dataset.from_tensor_slices(x).batch(batch_size)
-    return model.predict(x, verbose=0).astype("float32")
+    if isinstance(x, tf.data.Dataset):
+        return model.predict(x, verbose=0).astype("float32")
+    # Arrays are padded to whole batches, so every batch has one shape and the prediction function is
+    # traced once per model rather than again for a short last batch.
+    x = np.asarray(x)
+    batch_size = max(1, min(batch_size, len(x)))
+    padding = -len(x) % batch_size
+    padded = np.concatenate([x, np.repeat(x[-1:], padding, axis=0)]) if padding else x
+    scores = model.predict(tf.data.Dataset.from_tensor_slices(padded).batch(batch_size), verbose=0)
+    return scores[: len(x)].astype("float32")

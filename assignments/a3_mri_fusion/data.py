@@ -1,0 +1,150 @@
+"""Assignment 3's data: volumes from the synthetic stand-in, a MedMNIST 3D set or the user's files, each
+preprocessed to one tensor shape and split into train / validation / test.
+
+Every volume becomes float32 (depth, image_size, image_size, 1), in the models' layout (D, H, W, C): D runs
+along the inferior -> superior axis of the canonical RAS+ volume (one axial slice per index), H along
+posterior -> anterior and W along left -> right. The steps, in order (``common.volume_preprocess``):
+percentile windowing for contrast, optional CLAHE per axial slice, trilinear resampling to the uniform shape,
+per-volume normalisation.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from common.datasets.download import DataError, read_sample_manifest
+from common.datasets.samples import SAMPLES_DIR
+from common.datasets.splits import stratified_split
+from common.volume_preprocess import preprocess_volume
+
+from .config import MEDMNIST_STAND_INS
+
+
+@dataclasses.dataclass
+class VolumeSplits:
+    """Preprocessed volumes: x_* float32 (N, D, H, W, 1), y_* int64 (N,), labels index ``class_names``."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list
+    title: str  # what the data is, for the report
+    source: str  # the folder, CSV or file it was read from
+    sample: dict | None  # the sample-data manifest (synthetic), or None for real data
+    split: str  # how train / validation / test were made
+    examples: list  # (class name, raw RAS+ array, spacing, index in x_train): one training case per class
+    skipped: list  # (path, reason) of unreadable cases
+    md5: str | None = None  # the checksum of a single-file data set
+
+    @property
+    def task(self):
+        return "binary" if len(self.class_names) == 2 else "multi-class"
+
+
+def _to_model_layout(array_xyz):
+    """(X, Y, Z) RAS+ -> (Z, Y, X): axial slices first, as the 2D approaches take them."""
+    return np.ascontiguousarray(np.transpose(array_xyz, (2, 1, 0)))
+
+
+def _preprocess(arrays_xyz, config):
+    shape = (config.image_size, config.image_size, config.depth)  # (X, Y, Z) on the RAS+ grid
+    window = (config.window_low, config.window_high)
+    volumes = [_to_model_layout(preprocess_volume(array, shape, window=window, clahe=config.clahe,
+                                                  normalization=config.normalization)) for array in arrays_xyz]
+    return np.stack(volumes)[..., None].astype(np.float32)
+
+
+def _examples(arrays_xyz, spacings, labels, class_names, train_indices):
+    """The first training case of each class, unprocessed, for the plane viewer and the preprocessing figure."""
+    picks = []
+    for label, name in enumerate(class_names):
+        position = int(np.flatnonzero(labels[train_indices] == label)[0])
+        index = train_indices[position]
+        picks.append((name, arrays_xyz[index], spacings[index], position))
+    return picks
+
+
+def _split_three_ways(labels, config):
+    """Stratified (train, validation, test) indices for data without an official split."""
+    counts = np.bincount(labels)
+    if counts.min() < 3:
+        raise DataError(f"every class needs at least 3 cases (one each for training, validation and testing); "
+                        f"the smallest has {counts.min()}.")
+    rest, test = stratified_split(labels, config.test_fraction, seed=config.seed)
+    keep, held_out = stratified_split(labels[rest], config.validation_fraction / (1 - config.test_fraction),
+                                      seed=config.seed + 1)
+    return rest[keep], rest[held_out], test
+
+
+def _from_volume_dataset(dataset, config, title, source, sample):
+    arrays = [volume.array for volume in dataset.volumes]
+    spacings = [volume.spacing for volume in dataset.volumes]
+    train, validation, test = _split_three_ways(dataset.labels, config)
+    x = _preprocess(arrays, config)
+    split = (f"stratified random split (seed {config.seed}): {config.test_fraction:.0%} test, "
+             f"{config.validation_fraction:.0%} validation")
+    return VolumeSplits(x[train], dataset.labels[train], x[validation], dataset.labels[validation], x[test],
+                        dataset.labels[test], list(dataset.class_names), title, str(source), sample, split,
+                        _examples(arrays, spacings, dataset.labels, dataset.class_names, train), dataset.skipped)
+
+
+def _synthetic(config):
+    from common.datasets.synthetic_mri import MRI_TUMOUR_FOLDER, write_mri_volume_samples
+    from common.datasets.volumes import load_volume_dataset
+
+    root = SAMPLES_DIR / f"mri_tumour_{config.synthetic_cases_per_class}_per_class"
+    folder = root / MRI_TUMOUR_FOLDER
+    if read_sample_manifest(folder) is None:
+        print(f"[data] writing {2 * config.synthetic_cases_per_class} synthetic volumes to {folder}", flush=True)
+        write_mri_volume_samples(root, cases_per_class=config.synthetic_cases_per_class, seed=0)
+    manifest = read_sample_manifest(folder)
+    dataset = load_volume_dataset(folder, class_names=["normal", "tumour"])
+    return _from_volume_dataset(dataset, config, manifest["title"], folder, manifest)
+
+
+def _medmnist(config):
+    from common.datasets.medmnist import load_medmnist
+
+    flag, _, size = config.data.partition("_")
+    data = load_medmnist(flag, size=int(size or 28), data_dir=config.data_dir)
+    # MedMNIST stores each volume as (D, H, W); back to (X, Y, Z) for the same preprocessing as any scan.
+    arrays = {split: [np.transpose(volume[..., 0], (2, 1, 0)).astype(np.float32) for volume in images]
+              for split, (images, _) in data.splits.items()}
+    labels = {split: labels for split, (_, labels) in data.splits.items()}
+    examples = _examples(arrays["train"], [(1.0, 1.0, 1.0)] * len(arrays["train"]), labels["train"],
+                         data.class_names, np.arange(len(labels["train"])))
+    return VolumeSplits(_preprocess(arrays["train"], config), labels["train"], _preprocess(arrays["val"], config),
+                        labels["val"], _preprocess(arrays["test"], config), labels["test"], data.class_names,
+                        data.title, str(data.path), data.sample, "the official MedMNIST train / val / test split",
+                        examples, [], md5=data.md5)
+
+
+def _user_volumes(config):
+    from common.datasets.volumes import load_volume_dataset
+
+    source = Path(config.data).expanduser()
+    dataset = load_volume_dataset(source)
+    return _from_volume_dataset(dataset, config, f"your volumes in {source}", source, read_sample_manifest(
+        source if source.is_dir() else source.parent))
+
+
+def load_volumes(config):
+    """Load and preprocess the volumes that ``config.data`` names; returns ``VolumeSplits``.
+
+    Raises:
+        DataError: missing or unreadable data; the message names the file and the fix.
+    """
+    if config.data == "synthetic":
+        return _synthetic(config)
+    if config.data in MEDMNIST_STAND_INS:
+        return _medmnist(config)
+    if not Path(config.data).expanduser().exists():
+        raise DataError(f"--data {config.data!r} is neither 'synthetic', a MedMNIST 3D set "
+                        f"({', '.join(MEDMNIST_STAND_INS)}) nor an existing folder or CSV file. Give the folder "
+                        "laid out as root/<class>/<case>.nii.gz (or DICOM series folders root/<class>/<case>/), "
+                        "or a CSV with the columns path,label.")
+    return _user_volumes(config)
