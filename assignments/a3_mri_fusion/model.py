@@ -5,7 +5,7 @@ data pipeline, one augmentation and one evaluation serve all four, and a saved m
 volume:
 
 1. ``build_single_slice_model``: a 2D network sees one axial slice, cut out inside the model.
-2. ``build_late_fusion_model``: one 2D network, shared by every slice (``TimeDistributed``), turns each slice
+2. ``build_late_fusion_model``: one 2D network, shared by every slice, turns each slice
    into a feature vector; the vectors are pooled over the slices (mean and max), then classified.
 3. ``build_early_fusion_model``: the slices become the channels of a 2D image, fused by the first convolution.
 4. ``build_resnet3d``: a 3D ResNet with bottleneck blocks (ResNet-50's block, fewer and narrower stages).
@@ -59,21 +59,26 @@ def build_single_slice_model(volume_shape, num_classes, slice_index, filters=(16
 def build_late_fusion_model(volume_shape, num_classes, filters=(8, 16, 32, 64), dropout_rate=0.3):
     """A 2D CNN applied to every slice with shared weights, slice features pooled (mean and max).
 
-    Each layer is wrapped in ``TimeDistributed`` on its own rather than wrapping one nested 2D model, so the
-    graph stays flat and Grad-CAM reaches the per-slice feature maps (D, h, w, F).
+    A 2D convolution applied to each slice with the same weights is exactly a 3D convolution whose kernel
+    is one slice deep (1 x 3 x 3), and likewise for pooling; written that way the per-slice network runs as a
+    few large operations instead of ``TimeDistributed``'s reshapes (several times faster on a CPU), and the
+    graph stays flat, so Grad-CAM reaches the per-slice feature maps (D, h, w, F).
     """
     inputs = _volume_input(volume_shape)
+    depth = volume_shape[0]
     x = inputs
     for block, width in enumerate(filters, start=1):
         for index in (1, 2):
-            x = layers.TimeDistributed(layers.Conv2D(width, 3, padding="same", use_bias=False),
-                                       name=f"late_block{block}_conv{index}")(x)
-            x = layers.TimeDistributed(layers.BatchNormalization(), name=f"late_block{block}_bn{index}")(x)
-            x = layers.ReLU(name="late_block_last" if (block, index) == (len(filters), 2) else
-                            f"late_block{block}_relu{index}")(x)
+            x = layers.Conv3D(width, (1, 3, 3), padding="same", use_bias=False,
+                              name=f"late_block{block}_conv{index}")(x)
+            x = layers.BatchNormalization(name=f"late_block{block}_bn{index}")(x)
+            last = (block, index) == (len(filters), 2)
+            x = layers.ReLU(name="late_block_last" if last else f"late_block{block}_relu{index}")(x)
         if block < len(filters):
-            x = layers.TimeDistributed(layers.MaxPooling2D(2), name=f"late_block{block}_pool")(x)
-    x = layers.TimeDistributed(layers.GlobalAveragePooling2D(), name="slice_features")(x)  # (N, D, F)
+            x = layers.MaxPooling3D((1, 2, 2), name=f"late_block{block}_pool")(x)
+    height, width = x.shape[2], x.shape[3]
+    x = layers.AveragePooling3D((1, height, width), name="slice_pool")(x)  # (N, D, 1, 1, F)
+    x = layers.Reshape((depth, filters[-1]), name="slice_features")(x)  # one feature vector per slice
     pooled = [layers.GlobalAveragePooling1D(name="mean_over_slices")(x),
               layers.GlobalMaxPooling1D(name="max_over_slices")(x)]
     x = layers.Concatenate(name="fused")(pooled)
@@ -92,11 +97,17 @@ def build_early_fusion_model(volume_shape, num_classes, filters=(16, 32, 64, 128
     return keras.Model(inputs, outputs, name="early_fusion")
 
 
-def build_resnet3d(volume_shape, num_classes, stage_blocks=(1, 1, 1), stage_filters=(8, 16, 32), dropout_rate=0.3):
-    """A 3D ResNet of bottleneck blocks (1x1x1 reduce, 3x3x3, 1x1x1 expand by 4) on the whole volume."""
+def build_resnet3d(volume_shape, num_classes, stage_blocks=(1, 1, 1), stage_filters=(8, 16, 32), dropout_rate=0.3,
+                   stem_strides=1):
+    """A 3D ResNet of bottleneck blocks (1x1x1 reduce, 3x3x3, 1x1x1 expand by 4) on the whole volume.
+
+    ``stem_strides=2`` halves the volume in its first convolution, as ResNets do; 3D convolutions at full
+    resolution dominate the cost on a CPU.
+    """
     inputs = _volume_input(volume_shape)
     outputs = resnet_outputs(inputs, num_classes, stage_blocks, stage_filters, bottleneck=True,
-                             small_input_stem=True, stem_filters=2 * stage_filters[0], dropout_rate=dropout_rate)
+                             small_input_stem=True, stem_filters=2 * stage_filters[0], dropout_rate=dropout_rate,
+                             stem_strides=stem_strides)
     return keras.Model(inputs, outputs, name="resnet3d")
 
 

@@ -79,7 +79,7 @@ def _builders(config, volume_shape, num_classes, slice_index):
         "early_fusion": lambda: build_early_fusion_model(volume_shape, num_classes, config.filters_2d,
                                                          config.dropout_rate),
         "resnet3d": lambda: build_resnet3d(volume_shape, num_classes, config.resnet_blocks, config.resnet_filters,
-                                           config.dropout_rate),
+                                           config.dropout_rate, config.resnet_stem_strides),
     }
 
 

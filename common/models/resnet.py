@@ -39,7 +39,7 @@ def residual_block(x, filters, strides=1, bottleneck=False, name="block"):
 
 
 def resnet_outputs(x, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512), bottleneck=False,
-                   small_input_stem=True, stem_filters=None, dropout_rate=0.0):
+                   small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1):
     """Apply a ResNet classifier to tensor ``x`` (N, H, W, C) or (N, D, H, W, C); returns the softmax output
     tensor (see ``build_resnet`` for the arguments). The last block's output layer is named
     ``stage<S>_block<B>_out``, the natural Grad-CAM layer."""
@@ -48,7 +48,7 @@ def resnet_outputs(x, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64,
     rank = spatial_rank(x)
     stem_filters = stem_filters or stage_filters[0]
     if small_input_stem:
-        x = conv_bn_relu(x, stem_filters, 3, 1, name="stem")
+        x = conv_bn_relu(x, stem_filters, 3, stem_strides, name="stem")
     else:
         x = conv_bn_relu(x, stem_filters, 7, 2, name="stem")
         x = max_pool(rank, 3, strides=2, name="stem_pool")(x)
@@ -66,7 +66,8 @@ def last_block_name(stage_blocks):
 
 
 def build_resnet(input_shape, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512),
-                 bottleneck=False, small_input_stem=True, stem_filters=None, dropout_rate=0.0, name="resnet"):
+                 bottleneck=False, small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1,
+                 name="resnet"):
     """A ResNet classifier for images (H, W, C) or volumes (D, H, W, C).
 
     Args:
@@ -79,11 +80,13 @@ def build_resnet(input_shape, num_classes, stage_blocks=(2, 2, 2, 2), stage_filt
         small_input_stem: 3x3 stride-1 stem without max-pool (for inputs of about 28-64 px per side).
         stem_filters: the stem's width (default: the first stage's).
         dropout_rate: dropout before the classifier.
+        stem_strides: stride of the small-input stem; 2 halves the resolution before the first stage, which
+            cuts the cost of a 3D network about eightfold.
 
     Returns:
         An uncompiled ``keras.Model`` with softmax outputs (N, num_classes).
     """
     inputs = keras.Input(input_shape, name="image")
     outputs = resnet_outputs(inputs, num_classes, stage_blocks, stage_filters, bottleneck, small_input_stem,
-                             stem_filters, dropout_rate)
+                             stem_filters, dropout_rate, stem_strides)
     return keras.Model(inputs, outputs, name=name)
