@@ -1,10 +1,10 @@
 """Student templates and grading, end to end: every built assignment is copied under a new name, its copy
-runs its --smoke path in a folder where no other assignment exists, and the grader scores the run, catches
-an edited metrics.json, reports missing files without crashing, and checks packed submissions."""
+runs its --smoke path in a folder where no other assignment exists (the ``copied_smoke_run`` fixture in
+conftest.py), and the grader scores the run, catches an edited metrics.json, reports missing files without
+crashing, and checks packed submissions."""
 
 import csv
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,25 +22,10 @@ BUILT = [number for number in ASSIGNMENTS if is_built(number)]
 
 
 @pytest.fixture(scope="module", params=BUILT, ids=[ASSIGNMENTS[number][0] for number in BUILT])
-def copied_run(request, tmp_path_factory):
-    """(original package, copy name, run folder) of a --smoke run of a renamed copy of one assignment.
-
-    The copy lives in a fresh ``assignments/`` package holding nothing else, so an absolute import of its
-    original name (instead of a relative one) would fail here.
-    """
-    original = ASSIGNMENTS[request.param][0]
-    workspace = tmp_path_factory.mktemp(f"copy_{request.param}")
-    (workspace / "assignments").mkdir()
-    shutil.copy(REPO / "assignments" / "__init__.py", workspace / "assignments" / "__init__.py")
-    name = f"student_copy_{request.param}"
-    new_assignment(name, str(request.param), assignments_dir=workspace / "assignments")
-    environment = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run([sys.executable, "-m", f"assignments.{name}", "--smoke", "--verbose", "0",
-                                "--runs-dir", str(workspace / "runs")], cwd=workspace, env=environment,
-                               capture_output=True, text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    run_folder = Path(completed.stdout.strip().splitlines()[-1])
-    return original, name, run_folder
+def copied_run(request, copied_smoke_run):
+    """(original package, copy name, run folder) of a --smoke run of a renamed copy of one assignment."""
+    run = copied_smoke_run(request.param)
+    return run.original, run.name, run.folder
 
 
 def _failed(sheet):
