@@ -184,3 +184,30 @@ def test_view_writes_three_labelled_planes_and_never_overwrites(tmp_path):
     (tmp_path / "broken.nii.gz").write_bytes(b"not a nifti file")
     completed = _cli("view", str(tmp_path / "broken.nii.gz"), "--out", str(tmp_path / "x.png"))
     assert completed.returncode == 1 and "broken.nii.gz" in completed.stderr and "Traceback" not in completed.stderr
+
+
+def test_rubric_floor_and_split_rules_apply_to_real_data_runs(smoke_run, tmp_path):
+    """The same run, relabelled as an AdrenalMNIST3D run, must fail the AUC floor and the official-split size."""
+    import shutil
+
+    from common.evaluate import evaluate_predictions
+    from common.grading import FAIL, grade_folder
+
+    folder = shutil.copytree(smoke_run[0], tmp_path / smoke_run[0].name)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    metrics["data"]["sample"] = False
+    for row in metrics["results"]:
+        row["dataset"] = "adrenalmnist3d_64"
+        if row["model"] == metrics["best_on_validation"]:  # an uninformative model: AUC 0.5, consistently reported
+            path = folder / "predictions" / f"{row['model']}_test.npz"
+            saved = dict(np.load(path))
+            saved["y_score"] = np.full_like(saved["y_score"], 0.5)
+            np.savez_compressed(path, **saved)
+            scored = evaluate_predictions(saved["y_true"], saved["y_score"], "binary")
+            row["accuracy"], row["auc"] = scored["accuracy"], scored["auc"]
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    failed = {item.name for item in grade_folder(folder, assignment="a3_mri_fusion").items if item.status == FAIL}
+    assert "Best approach reaches test AUC 0.85 on a real MedMNIST 3D set" in failed
+    assert "Whole official test split scored (MedMNIST data)" in failed
+    assert not any(name.startswith("re-score") for name in failed), failed
+    assert "All four approaches trained and scored on test" not in failed
