@@ -43,8 +43,7 @@ def view(argv):
         if out.exists():
             print(f"error: {out} exists; it was left as it is. Pass another --out.", file=sys.stderr)
             return 1
-        plot_planes(volume, point=point, path=out, title=f"{name}: {volume.shape} voxels of "
-                    + " x ".join(f"{size:.2f}" for size in volume.spacing) + " mm")
+        plot_planes(volume, point=point, path=out, title=f"{name}: {volume.shape} voxels")
     except (DataError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
