@@ -23,7 +23,7 @@ class A3Config(RunConfig):
     #                        or a CSV file with the columns path,label.
     data: str = "synthetic"
     # Synthetic stand-in: cases written per class (normal, tumour).
-    synthetic_cases_per_class: int = 60
+    synthetic_cases_per_class: int = 150
     # Shares of each class held out for testing and for validation, for data without an official split.
     test_fraction: float = 0.2
     validation_fraction: float = 0.2
