@@ -24,13 +24,12 @@ def _cli(*args, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    runs_dir = tmp_path_factory.mktemp("runs")
-    completed = _cli("--smoke", "--verbose", "0", "--runs-dir", str(runs_dir))
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    folder = Path(completed.stdout.strip().splitlines()[-1])
+def smoke_run(copied_smoke_run):
+    """The --smoke run of a renamed copy of this assignment (shared with the template and grading tests):
+    (run folder, the copy's package name, test image paths, test labels)."""
+    run = copied_smoke_run(5)
     test_paths, test_labels, _ = list_image_folder(SAMPLES_DIR / "brain_tumor_mri" / "Testing")
-    return folder, runs_dir, test_paths, test_labels
+    return run.folder, run.name, test_paths, test_labels
 
 
 def test_run_folder_metrics_and_report(smoke_run):
@@ -81,10 +80,17 @@ def test_predict_agrees_with_the_evaluation_and_survives_a_bad_file(smoke_run, t
 
 
 def test_predict_reads_dicom_and_finds_the_newest_run(smoke_run):
+    """The copy's own ``predict`` finds the copy's newest run (runs/<copy name>/) without --model."""
+    import os
+
     from pydicom.data import get_testdata_file
 
-    _, runs_dir, _, _ = smoke_run
-    completed = _cli("predict", get_testdata_file("CT_small.dcm"), "--runs-dir", str(runs_dir))
+    folder, name, _, _ = smoke_run
+    workspace, runs_dir = folder.parents[2], folder.parents[1]
+    completed = subprocess.run([sys.executable, "-m", f"assignments.{name}", "predict",
+                                get_testdata_file("CT_small.dcm"), "--runs-dir", str(runs_dir)], cwd=workspace,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+                               timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "CT_small.dcm" in completed.stdout and "not for diagnosis" in completed.stdout
 
