@@ -44,6 +44,12 @@ def grad_cam(model, inputs, class_index=None, layer_name=None, resize_to=None):
         and the explained class of each input.
     """
     inputs = np.asarray(inputs, dtype=np.float32)
+    if len(inputs) == 1:
+        # TensorFlow 2.21's oneDNN kernel for the filter gradient of a strided 1x1 convolution (a ResNet's
+        # projection shortcut) corrupts memory for a batch of one image and kills the process; explaining the
+        # image twice in one batch avoids that kernel path. The maps are per image, so the copy changes nothing.
+        heatmaps, classes = grad_cam(model, np.concatenate([inputs, inputs]), class_index, layer_name, resize_to)
+        return heatmaps[:1], classes[:1]
     layer = model.get_layer(layer_name or last_conv_layer_name(model))
     grad_model = keras.Model(model.input, [layer.output, model.output])
     with tf.GradientTape() as tape:

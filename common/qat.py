@@ -47,18 +47,22 @@ TWIN_TOLERANCE = 1e-4
 STDERR_TAIL_LINES = 40
 
 
-def save_qat_data(path, x_train, y_train, x_val, y_val):
+def save_qat_data(path, x_train, y_train, x_val, y_val, multi_label=False):
     """Write the ``.npz`` that ``run_qat`` takes: float32 images (N, H, W, C) and int64 labels (N,).
 
-    Use training data for fine-tuning and a validation split (not the test set) for monitoring.
+    Use training data for fine-tuning and a validation split (not the test set) for monitoring. With
+    ``multi_label=True`` the labels are (N, L) of 0/1 for a sigmoid model, and the child fine-tunes with binary
+    cross-entropy instead of sparse categorical cross-entropy.
     """
     arrays = {"x_train": np.asarray(x_train, np.float32), "y_train": np.asarray(y_train).astype(np.int64),
               "x_val": np.asarray(x_val, np.float32), "y_val": np.asarray(y_val).astype(np.int64)}
+    label_rank, wanted = (2, "0/1 label rows (N, L)") if multi_label else (1, "integer class labels (N,)")
     for prefix in ("train", "val"):
-        if len(arrays[f"x_{prefix}"]) != len(arrays[f"y_{prefix}"]) or arrays[f"y_{prefix}"].ndim != 1:
-            raise ValueError(f"x_{prefix} and y_{prefix} must have the same length and y_{prefix} must be integer "
-                             f"class labels (N,); got {arrays[f'x_{prefix}'].shape} and {arrays[f'y_{prefix}'].shape}."
-                             " For one-hot labels pass y.argmax(axis=1).")
+        if len(arrays[f"x_{prefix}"]) != len(arrays[f"y_{prefix}"]) or arrays[f"y_{prefix}"].ndim != label_rank:
+            raise ValueError(f"x_{prefix} and y_{prefix} must have the same length and y_{prefix} must be {wanted}; "
+                             f"got {arrays[f'x_{prefix}'].shape} and {arrays[f'y_{prefix}'].shape}."
+                             + ("" if multi_label else " For one-hot labels pass y.argmax(axis=1); for multi-label "
+                                "data pass multi_label=True."))
     path = Path(path)
     np.savez(path, **arrays)
     return path
@@ -233,8 +237,11 @@ def main(argv=None):
                          "computation for both Keras versions.")
 
     qat_model = tfmot.quantization.keras.quantize_model(twin)
-    qat_model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=arguments.learning_rate),
-                      loss=tf_keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    # Labels (N, L) of 0/1 come from a multi-label (sigmoid) model; class indices (N,) from a softmax one.
+    multi_label = data["y_train"].ndim == 2
+    loss = tf_keras.losses.BinaryCrossentropy() if multi_label else tf_keras.losses.SparseCategoricalCrossentropy()
+    qat_model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=arguments.learning_rate), loss=loss,
+                      metrics=[tf_keras.metrics.BinaryAccuracy(name="accuracy") if multi_label else "accuracy"])
     history = qat_model.fit(data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]),
                             epochs=arguments.epochs, batch_size=arguments.batch_size, shuffle=True, verbose=2)
 

@@ -30,3 +30,27 @@ def test_stratified_split_holds_out_each_class_and_partitions():
     assert np.array_equal(np.sort(np.concatenate([keep, held])), np.arange(len(labels)))
     assert np.bincount(labels[held]).tolist() == [10, 5, 2, 1]
     assert np.array_equal(held, stratified_split(labels, 0.1, seed=0)[1])
+
+
+def test_stratified_kfold_partitions_and_keeps_class_proportions():
+    from common.datasets.splits import stratified_kfold
+
+    labels = np.repeat(np.arange(3), [30, 20, 7])
+    folds = stratified_kfold(labels, 3, seed=1)
+    assert len(folds) == 3
+    held_out = np.concatenate([held for _, held in folds])
+    assert np.array_equal(np.sort(held_out), np.arange(len(labels))), "each index is held out exactly once"
+    for train, held in folds:
+        assert np.intersect1d(train, held).size == 0 and len(train) + len(held) == len(labels)
+        assert np.all(np.abs(np.bincount(labels[held], minlength=3) - np.array([10, 20 / 3, 7 / 3])) < 1)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, stratified_kfold(labels, 3, seed=1)))
+    assert not np.array_equal(folds[0][1], stratified_kfold(labels, 3, seed=2)[0][1])
+
+
+def test_stratified_kfold_refuses_a_class_smaller_than_the_folds():
+    from common.datasets.splits import stratified_kfold
+
+    with pytest.raises(ValueError, match=r"class 2 has 2.*at most 2"):
+        stratified_kfold(np.repeat(np.arange(3), [10, 10, 2]), 3)
+    with pytest.raises(ValueError, match="at least 2"):
+        stratified_kfold(np.zeros(10), 1)

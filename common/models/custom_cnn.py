@@ -23,7 +23,7 @@ def _default_keras_module():
 
 
 def build_custom_cnn(input_shape, num_classes, filters=(32, 64, 128), dropout_rate=0.3, dense_units=128,
-                     keras_module=None, name="custom_cnn"):
+                     keras_module=None, name="custom_cnn", output_activation="softmax"):
     """Build the custom CNN classifier.
 
     Args:
@@ -36,10 +36,12 @@ def build_custom_cnn(input_shape, num_classes, filters=(32, 64, 128), dropout_ra
         keras_module: the Keras whose layers build the model: ``None`` for Keras 3 (``keras``), or the
             ``tf_keras`` module for the Keras 2 twin used by quantization-aware training.
         name: the model's name.
+        output_activation: "softmax" (one class per image; the outputs sum to 1) or "sigmoid" (multi-label:
+            one independent probability per label, e.g. the 14 findings of ChestMNIST).
 
     Returns:
         An uncompiled functional model mapping float32 images (N, H, W, C), scaled as in training, to float32
-        softmax probabilities (N, num_classes) that sum to 1.
+        probabilities (N, num_classes).
     """
     if len(tuple(input_shape)) != 3:
         raise ValueError(f"build_custom_cnn takes 2D images of shape (H, W, C), got input_shape {input_shape}. "
@@ -57,6 +59,8 @@ def build_custom_cnn(input_shape, num_classes, filters=(32, 64, 128), dropout_ra
         raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
     if int(dense_units) < 1:
         raise ValueError(f"dense_units must be a positive integer, got {dense_units}.")
+    if output_activation not in ("softmax", "sigmoid"):
+        raise ValueError(f"output_activation must be 'softmax' or 'sigmoid' (multi-label), got {output_activation!r}.")
 
     keras_module = keras_module if keras_module is not None else _default_keras_module()
     layers = keras_module.layers
@@ -79,5 +83,5 @@ def build_custom_cnn(input_shape, num_classes, filters=(32, 64, 128), dropout_ra
     if dropout_rate:
         x = layers.Dropout(dropout_rate, name="dense_dropout")(x)
     # float32 outputs even under a mixed-precision policy: float16 softmax probabilities lose resolution.
-    outputs = layers.Dense(int(num_classes), activation="softmax", dtype="float32", name="predictions")(x)
+    outputs = layers.Dense(int(num_classes), activation=output_activation, dtype="float32", name="predictions")(x)
     return keras_module.Model(inputs, outputs, name=name)

@@ -17,13 +17,24 @@ from keras import layers  # noqa: E402
 BOTTLENECK_EXPANSION = 4
 
 
-def residual_block(x, filters, strides=1, bottleneck=False, name="block"):
-    """One residual block; the output has ``filters`` (basic) or ``4 * filters`` (bottleneck) channels."""
+def residual_block(x, filters, strides=1, bottleneck=False, name="block", subsample_projection=False):
+    """One residual block; the output has ``filters`` (basic) or ``4 * filters`` (bottleneck) channels.
+
+    ``subsample_projection=True`` writes a strided 1x1 projection as what it computes, every ``strides``-th
+    voxel (a 1x1 max-pool with that stride) followed by a 1x1 convolution: the same function and weights, but
+    it avoids TensorFlow 2.21's oneDNN gradient of strided 1x1 2D convolutions on the CPU, which corrupts
+    memory and crashes the process for some shapes (e.g. 50 x 50 x 8 inputs in batches of 16).
+    """
     rank = spatial_rank(x)
     out_channels = filters * BOTTLENECK_EXPANSION if bottleneck else filters
     shortcut = x
     if strides != 1 or x.shape[-1] != out_channels:
-        shortcut = conv(rank, out_channels, 1, strides, name=f"{name}_proj_conv")(x)
+        if subsample_projection and strides != 1:
+            shortcut = max_pool(rank, 1, strides=strides, name=f"{name}_proj_subsample")(shortcut)
+            strides_of_projection = 1
+        else:
+            strides_of_projection = strides
+        shortcut = conv(rank, out_channels, 1, strides_of_projection, name=f"{name}_proj_conv")(shortcut)
         shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
     if bottleneck:
         y = conv_bn_relu(x, filters, 1, 1, name=f"{name}_1")
@@ -39,7 +50,8 @@ def residual_block(x, filters, strides=1, bottleneck=False, name="block"):
 
 
 def resnet_outputs(x, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512), bottleneck=False,
-                   small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1):
+                   small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1,
+                   subsample_projection=False):
     """Apply a ResNet classifier to tensor ``x`` (N, H, W, C) or (N, D, H, W, C); returns the softmax output
     tensor (see ``build_resnet`` for the arguments). The last block's output layer is named
     ``stage<S>_block<B>_out``, the natural Grad-CAM layer."""
@@ -55,7 +67,8 @@ def resnet_outputs(x, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64,
     for stage, (blocks, filters) in enumerate(zip(stage_blocks, stage_filters), start=1):
         for block in range(blocks):
             strides = 2 if stage > 1 and block == 0 else 1
-            x = residual_block(x, filters, strides, bottleneck, name=f"stage{stage}_block{block + 1}")
+            x = residual_block(x, filters, strides, bottleneck, name=f"stage{stage}_block{block + 1}",
+                               subsample_projection=subsample_projection)
     x = global_average_pool(rank, name="pool")(x)
     return classifier_head(x, num_classes, dropout_rate=dropout_rate)
 
@@ -67,7 +80,7 @@ def last_block_name(stage_blocks):
 
 def build_resnet(input_shape, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512),
                  bottleneck=False, small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1,
-                 name="resnet"):
+                 name="resnet", subsample_projection=False):
     """A ResNet classifier for images (H, W, C) or volumes (D, H, W, C).
 
     Args:
@@ -82,11 +95,69 @@ def build_resnet(input_shape, num_classes, stage_blocks=(2, 2, 2, 2), stage_filt
         dropout_rate: dropout before the classifier.
         stem_strides: stride of the small-input stem; 2 halves the resolution before the first stage, which
             cuts the cost of a 3D network about eightfold.
+        subsample_projection: write strided projection shortcuts as subsampling + 1x1 convolution (identical
+            function; avoids a oneDNN crash when training 2D ResNets on the CPU, see ``residual_block``).
 
     Returns:
         An uncompiled ``keras.Model`` with softmax outputs (N, num_classes).
     """
     inputs = keras.Input(input_shape, name="image")
     outputs = resnet_outputs(inputs, num_classes, stage_blocks, stage_filters, bottleneck, small_input_stem,
-                             stem_filters, dropout_rate, stem_strides)
+                             stem_filters, dropout_rate, stem_strides, subsample_projection)
+    return keras.Model(inputs, outputs, name=name)
+
+
+RESNET50_MIN_SIZE = 32
+# ResNet50's stages as Keras names its layers: conv1_* (the 7x7 stem), conv2_* ... conv5_*.
+RESNET50_STAGES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+
+
+def build_resnet50_transfer(input_shape, num_classes, weights="imagenet", trainable_stages=0, image_size=None,
+                            dense_units=256, dropout_rate=0.5, name="resnet50_transfer"):
+    """ImageNet ResNet50's convolutional base, built flat, with a global-average-pooling + dense head.
+
+    Built as ``common.models.vgg.build_vgg16_transfer`` is: the base is ``ResNet50(include_top=False,
+    weights=None, input_tensor=...)`` inside the classifier (not a nested model, so Grad-CAM reaches
+    ``conv5_block3_out``), and pretrained weights are copied layer by layer from a separately built ResNet50.
+    Grey images are repeated to three channels and ImageNet's "caffe" preprocessing (BGR, 0-255, mean
+    subtracted; what ``keras.applications.resnet50.preprocess_input`` does) runs inside the model.
+
+    Args:
+        input_shape: (H, W, C) with C = 1 or 3, values in [0, 1].
+        num_classes: softmax outputs.
+        weights: "imagenet" (downloaded by Keras; needs internet the first time), a weights file, or None
+            (random initialisation: then it is not transfer learning, and a report must say so).
+        trainable_stages: 0 freezes the whole base (feature extraction; its batch norm stays in inference
+            mode); 1 fine-tunes stage conv5, 2 stages conv4-conv5, up to 5 (everything).
+        image_size: resize inputs to this size inside the model; ResNet50 needs at least 32 px.
+
+    Returns:
+        An uncompiled ``keras.Model`` with softmax outputs (N, num_classes).
+    """
+    from common.models.vgg import imagenet_caffe_preprocessing
+
+    if not 0 <= trainable_stages <= len(RESNET50_STAGES):
+        raise ValueError(f"trainable_stages must be 0-{len(RESNET50_STAGES)}, got {trainable_stages}.")
+    size = image_size or min(input_shape[:2])
+    if size < RESNET50_MIN_SIZE:
+        raise ValueError(f"ResNet50 needs images of at least {RESNET50_MIN_SIZE} px; set image_size (e.g. 64) to "
+                         f"upsample the {input_shape[0]}-px inputs inside the model.")
+    inputs = keras.Input(input_shape, name="image")
+    x = inputs
+    if image_size and tuple(input_shape[:2]) != (image_size, image_size):
+        x = layers.Resizing(image_size, image_size, interpolation="bilinear", name="upsample")(x)
+    x = imagenet_caffe_preprocessing(x)
+    base = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=x)
+    if weights is not None:
+        # Loading the weight file straight into a base that shares its graph with the preprocessing layers
+        # would misalign it; a plain ResNet50 takes the file, and its weights are copied by layer name.
+        pretrained = keras.applications.ResNet50(include_top=False, weights=weights, input_shape=(size, size, 3))
+        for layer in pretrained.layers:
+            if layer.weights:
+                base.get_layer(layer.name).set_weights(layer.get_weights())
+    trainable = tuple(f"{stage}_" for stage in RESNET50_STAGES[len(RESNET50_STAGES) - trainable_stages:])
+    for layer in base.layers:
+        layer.trainable = bool(trainable_stages) and layer.name.startswith(trainable)
+    x = layers.GlobalAveragePooling2D(name="pool")(base.output)
+    outputs = classifier_head(x, num_classes, dense_units=dense_units, dropout_rate=dropout_rate)
     return keras.Model(inputs, outputs, name=name)
