@@ -1,0 +1,317 @@
+"""Assignment 2's data: SPECT images from the synthetic phantoms, a class-folder tree or a CSV manifest, each
+reduced to one 2D grey image, cropped around the located striatum and split into training and test cases.
+
+Shapes: a read image is float32 (rows, columns) in the file's grey levels, in radiological view (anterior at the
+top, the patient's right on the left) for volumes; crops are float32 (N, crop_size, crop_size, 1), still in
+grey levels. Intensity normalisation (``normalize``) comes later, inside the training code, because the
+"dataset" variant must take its statistics from the training images of each fold only.
+"""
+
+import collections
+import dataclasses
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from common.datasets.download import DataError, read_sample_manifest
+from common.datasets.image_folders import IMAGE_SUFFIXES
+from common.datasets.splits import stratified_split
+from common.datasets.synthetic_spect import ras_to_display, spect_phantom_folder
+
+VOLUME_SUFFIXES = (".nii", ".nii.gz")
+# Every class needs a test case and at least two training cases (two folds of cross-validation).
+MIN_CASES_PER_CLASS = 3
+
+
+@dataclasses.dataclass
+class SpectData:
+    """Cropped images and their split.
+
+    images: float32 (N, crop_size, crop_size, 1), grey levels (not normalised).
+    labels: int64 (N,), indices into ``class_names``.
+    train_index, test_index: int arrays partitioning range(N) (stratified; the test part is used once).
+    centres: float (N, 2), the located striatum centre (row, column) in each (resized) source image.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: list
+    paths: list
+    train_index: np.ndarray
+    test_index: np.ndarray
+    centres: np.ndarray
+    image_shape: tuple  # (rows, columns) every source image had (after resizing)
+    title: str  # what the data is, for the report
+    source: str
+    sample: dict | None  # the sample-data manifest, or None for real data
+    skipped: list  # (path, reason) of unreadable files
+    resized: list  # (path, original (rows, columns)) of images resized to image_shape
+    formats: dict  # file kind -> count
+    examples: list  # (class name, source image, centre) of the first training case of each class
+
+    @property
+    def task(self):
+        return "binary" if len(self.class_names) == 2 else "multi-class"
+
+
+# --------------------------------------------------------------------------------------------- listing
+
+
+def _is_case(path):
+    name = path.name.lower()
+    if name.startswith("."):
+        return False
+    return path.is_dir() or name.endswith(VOLUME_SUFFIXES) or path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def list_cases(source, class_names=None):
+    """The cases under ``source`` and their labels: (paths, labels int64 (N,), class_names).
+
+    ``source`` is a folder laid out as ``root/<class>/<case>`` (an image file, a ``.nii``/``.nii.gz`` volume, a
+    ``.dcm`` file or a folder holding one DICOM series) or a CSV file with the columns ``path,label``.
+
+    Raises:
+        DataError: the source is missing or malformed, a class folder is missing or empty, or there are fewer
+            than two classes.
+    """
+    from common.datasets.volumes import _cases_in_csv
+
+    source = Path(source).expanduser()
+    if source.is_file() and source.suffix.lower() == ".csv":
+        paths, labels, class_names = _cases_in_csv(source, list(class_names) if class_names else None)
+    elif source.is_dir():
+        if not class_names:
+            class_names = sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
+        paths, labels = [], []
+        for label, name in enumerate(class_names):
+            folder = source / name
+            if not folder.is_dir():
+                raise DataError(f"{folder} is missing: expected one folder per class ({', '.join(class_names)}).")
+            cases = sorted(path for path in folder.iterdir() if _is_case(path))
+            if not cases:
+                raise DataError(f"The class folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}, "
+                                ".nii.gz or DICOM series folders). Add its images or remove the folder.")
+            paths += cases
+            labels += [label] * len(cases)
+    else:
+        raise DataError(f"{source} is neither a folder nor a .csv file. Give root/<stage>/*.png (or .dcm, .nii.gz) "
+                        "or a CSV with the columns path,label.")
+    if len(class_names) < 2:
+        raise DataError(f"{source} has {len(class_names)} class(es) ({', '.join(class_names) or 'none'}); staging "
+                        "needs at least two: one sub-folder (or CSV label) per class.")
+    return [Path(path) for path in paths], np.asarray(labels, dtype=np.int64), list(class_names)
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def volume_to_image(array_xyz, slices=5):
+    """Reduce a RAS+ volume (X, Y, Z) to one axial image: the mean of ``slices`` axial slices centred on the
+    slice with the brightest uptake (after light smoothing, the striatum), in radiological view (rows, columns).
+
+    A volume with one slice is that slice. Averaging neighbouring slices, as readers of DaTscans do, also
+    averages away part of the noise.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    array = np.asarray(array_xyz, dtype=np.float32)
+    if array.ndim != 3:
+        raise ValueError(f"expected a volume (X, Y, Z), got shape {array.shape}.")
+    depth = array.shape[2]
+    if depth > 1:
+        smoothed = gaussian_filter(array, (1.5, 1.5, 0.0))
+        peak = int(np.argmax(smoothed.reshape(-1, depth).max(axis=0)))
+        low = min(max(0, peak - slices // 2), max(0, depth - slices))
+        array = array[:, :, low:low + slices]
+    return ras_to_display(array.mean(axis=2))
+
+
+def read_spect_image(path, volume_slices=5):
+    """Read one case as float32 (rows, columns) grey levels.
+
+    PNG / JPEG / BMP / TIFF files are read as grey (RGB is converted); ``.nii``/``.nii.gz`` files, ``.dcm``
+    files (one slice or multi-frame) and DICOM series folders are read with ``common.datasets.volumes`` and
+    reduced with ``volume_to_image``.
+
+    Raises:
+        DataError: the file cannot be read (the message names it).
+    """
+    from common.datasets.volumes import VolumeWarning, load_volume
+
+    path = Path(path)
+    name = path.name.lower()
+    if path.is_dir() or name.endswith(VOLUME_SUFFIXES) or name.endswith(".dcm"):
+        with warnings.catch_warnings():
+            # A 2D DICOM file is a volume of one slice; the loader's notice about that is expected here.
+            warnings.filterwarnings("ignore", message=".*single slice", category=VolumeWarning)
+            volume = load_volume(path)
+        return volume_to_image(volume.array, volume_slices)
+    from PIL import Image
+
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            image = opened if opened.mode in ("L", "I", "I;16", "F") else opened.convert("L")
+            array = np.asarray(image, dtype=np.float32)
+    except Exception as error:  # PIL raises many types for a bad file
+        raise DataError(f"{path} cannot be read as an image ({type(error).__name__}: {error}).") from None
+    if array.ndim != 2:
+        raise DataError(f"{path} decodes to shape {array.shape}, not a grey image.")
+    return array
+
+
+# ------------------------------------------------------------------------------------ crop and normalise
+
+
+def locate_striatum(image, sigma=3.0, threshold=0.5):
+    """The (row, column) centre of the striatum: the intensity-weighted centroid of the brightest region.
+
+    The image is smoothed with a Gaussian of ``sigma`` px (so noise does not form bright specks); the region is
+    every pixel above median + ``threshold`` * (max - median), weighted by how far it rises above that level.
+    Both striata usually pass, so the centre falls between them, near the midline.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    smoothed = gaussian_filter(np.asarray(image, dtype=np.float64), sigma)
+    median, peak = np.median(smoothed), smoothed.max()
+    if peak <= median:  # a flat image: its centre
+        return (image.shape[0] - 1) / 2.0, (image.shape[1] - 1) / 2.0
+    weights = np.clip(smoothed - (median + threshold * (peak - median)), 0.0, None)
+    rows, columns = np.indices(image.shape)
+    total = weights.sum()
+    return float((rows * weights).sum() / total), float((columns * weights).sum() / total)
+
+
+def crop_around(image, centre, size):
+    """A ``size`` x ``size`` crop of ``image`` (rows, columns) centred on ``centre``; parts that fall outside the
+    image are filled with its lowest value (SPECT background)."""
+    top = int(round(centre[0] - size / 2.0))
+    left = int(round(centre[1] - size / 2.0))
+    padded = np.pad(image, size, mode="constant", constant_values=float(image.min()))
+    return padded[top + size:top + 2 * size, left + size:left + 2 * size]
+
+
+def normalize(images, mode, reference=None):
+    """Scale crops (N, H, W, 1) to about [0, 1].
+
+    "per_image": each crop divided by its own 99.5th percentile (its striatal peak): uptake relative to the
+    image itself, independent of injected dose, scan time and scanner gain.
+    "dataset": every crop divided by the 99.5th percentile of all pixels of ``reference`` (the training
+    crops): differences in absolute level between cases are kept.
+
+    Returns:
+        (float32 array like ``images``, the divisor used: a float for "dataset", None for "per_image").
+    """
+    images = np.asarray(images, dtype=np.float32)
+    if mode == "per_image":
+        scale = np.percentile(images.reshape(len(images), -1), 99.5, axis=1).reshape(-1, 1, 1, 1)
+        return images / np.maximum(scale, 1e-6), None
+    if mode == "dataset":
+        if reference is None:
+            raise ValueError("dataset normalisation needs the training images as reference.")
+        scale = max(float(np.percentile(reference, 99.5)), 1e-6)
+        return images / scale, scale
+    raise ValueError(f"normalisation must be per_image or dataset, not {mode!r}.")
+
+
+# ------------------------------------------------------------------------------------------- imbalance
+
+
+def oversample_indices(labels, seed=0):
+    """Indices that repeat random members of the smaller classes until every class is as frequent as the
+    largest: every original index once, plus draws with replacement; shuffled. int64 (K * max count,)."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    largest = np.bincount(labels).max()
+    picks = []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        picks += [members, rng.choice(members, size=largest - len(members), replace=True)]
+    return rng.permutation(np.concatenate(picks)).astype(np.int64)
+
+
+def class_weights(labels, num_classes):
+    """Inverse-frequency weights {label: N / (num_classes * count)}: every class adds the same total weight to
+    the loss (Keras's ``class_weight``; a class absent from ``labels`` gets weight 1)."""
+    counts = np.bincount(labels, minlength=num_classes)
+    return {label: (len(labels) / (num_classes * count) if count else 1.0) for label, count in enumerate(counts)}
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def _read_all(paths, labels, class_names, volume_slices):
+    images, kept, skipped, formats = [], [], [], collections.Counter()
+    for index, path in enumerate(paths):
+        try:
+            images.append(read_spect_image(path, volume_slices))
+        except DataError as error:
+            skipped.append((str(path), str(error)))
+            print(f"warning: skipped {path}: {error}", file=sys.stderr)
+            continue
+        kept.append(index)
+        kind = "DICOM series" if path.is_dir() else ".nii.gz" if path.name.lower().endswith(".nii.gz") else None
+        formats[kind or path.suffix.lower()] += 1
+    kept_labels = labels[kept]
+    counts = np.bincount(kept_labels, minlength=len(class_names))
+    for label, name in enumerate(class_names):
+        if counts[label] < MIN_CASES_PER_CLASS:
+            raise DataError(f"class {name!r} has {counts[label]} readable case(s); every class needs at least "
+                            f"{MIN_CASES_PER_CLASS} (one for the test set, two for 2-fold cross-validation). Add "
+                            "cases or leave the class out (--class-names).")
+    return images, kept, skipped, dict(formats)
+
+
+def _common_size(images, paths, policy):
+    """Bring every image to the most common size; returns (images, shape, [(path, original shape)])."""
+    import cv2
+
+    shapes = collections.Counter(image.shape for image in images)
+    shape = shapes.most_common(1)[0][0]
+    odd = [(str(path), image.shape) for image, path in zip(images, paths) if image.shape != shape]
+    if odd:
+        examples = "; ".join(f"{path} ({rows}x{columns})" for path, (rows, columns) in odd[:5])
+        if policy == "error":
+            raise DataError(f"{len(odd)} image(s) differ from the most common size {shape[0]}x{shape[1]} "
+                            f"(rows x columns), e.g. {examples}. Resample them to one size, or pass "
+                            "--size-mismatch resize to resize them here.")
+        print(f"warning: {len(odd)} image(s) are not {shape[0]}x{shape[1]} (rows x columns) like the rest and were "
+              f"resized to it (the crop must cover the same field of view in every image): {examples}",
+              file=sys.stderr)
+        images = [image if image.shape == shape else
+                  cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) for image in images]
+    return images, shape, odd
+
+
+def load_spect_data(config):
+    """Read, crop and split the images that ``config.data`` names; returns ``SpectData``.
+
+    Raises:
+        DataError: missing or unusable data; the message names the file or class and the fix.
+    """
+    if config.data == "synthetic":
+        source = spect_phantom_folder(config.synthetic_counts, tuple(config.synthetic_shape), seed=0,
+                                      volume_every=config.synthetic_volume_every)
+    else:
+        source = Path(config.data).expanduser()
+        if not source.exists():
+            raise DataError(f"--data {config.data!r} is neither 'synthetic' nor an existing folder or CSV file. Give "
+                            "a folder laid out as root/<stage>/*.png (or .dcm, .nii.gz, DICOM series folders), or "
+                            "a CSV with the columns path,label.")
+    paths, labels, class_names = list_cases(source, config.class_names or None)
+    images, kept, skipped, formats = _read_all(paths, labels, class_names, config.volume_slices)
+    paths, labels = [paths[index] for index in kept], labels[kept]
+    images, shape, resized = _common_size(images, paths, config.size_mismatch)
+    centres = np.array([locate_striatum(image, config.locate_sigma, config.locate_threshold) for image in images])
+    crops = np.stack([crop_around(image, centre, config.crop_size) for image, centre in zip(images, centres)])
+    train, test = stratified_split(labels, config.test_fraction, seed=config.seed)
+    examples = []
+    for label, name in enumerate(class_names):
+        first = train[labels[train] == label][0]
+        examples.append((name, images[first], centres[first]))
+    manifest = read_sample_manifest(source if source.is_dir() else source.parent)
+    title = manifest["title"] if manifest else f"your images in {source}"
+    return SpectData(crops[..., None].astype(np.float32), labels, class_names, [str(p) for p in paths], train, test,
+                     centres, tuple(shape), title, str(source), manifest, skipped, resized, formats, examples)

@@ -1,0 +1,88 @@
+"""What a graded run of assignment 2 must contain and achieve (``make grade RUN=runs/a2_spect_staging/<run>``).
+
+The course's DaTscan images are not public, so the one floor is set for the kind of set the course hands out: on
+real binary data (healthy vs Parkinson's) the chosen model must reach a test AUC of 0.90. The rules check the
+method: every model was cross-validated with both imbalance strategies, the choice followed the mean
+cross-validated balanced accuracy (not the test set), the test cases were scored once, and the chosen model
+clearly beats the majority-class baseline on the test cases (balanced accuracy at least 0.10 higher).
+"""
+
+from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
+
+MODELS = ("compact_vgg16", "resnet", "vit", "vgg16_transfer", "resnet50_transfer")
+IMBALANCE_STRATEGIES = ("oversampling", "class_weight")
+AUC_FLOOR = 0.90
+# "Clearly beats": the majority-class baseline's balanced accuracy is 1 / (number of classes).
+MARGIN_OVER_MAJORITY = 0.10
+
+
+def _candidates(evidence):
+    return evidence.metrics["cross_validation"]["candidates"]
+
+
+def all_models_and_strategies_compared(evidence):
+    """Every model cross-validated with both imbalance strategies, fold spread reported."""
+    rows = _candidates(evidence)
+    compared = {(row["model"], row["imbalance"]) for row in rows}
+    missing = [f"{model}-{strategy}" for model in MODELS for strategy in IMBALANCE_STRATEGIES
+               if (model, strategy) not in compared]
+    if missing:
+        return FAIL, f"not cross-validated: {', '.join(missing)}"
+    folds = evidence.metrics["cross_validation"]["folds"]
+    no_spread = [row["candidate"] for row in rows if row.get("balanced_accuracy_sd") is None]
+    if folds < 2 or no_spread:
+        return FAIL, f"{folds} fold(s); no spread across folds for {', '.join(no_spread) or 'any candidate'}"
+    return PASS, f"{len(MODELS)} models x {len(IMBALANCE_STRATEGIES)} strategies, {folds} folds, mean ± sd reported"
+
+
+def chosen_on_cross_validation(evidence):
+    """Model and imbalance strategy chosen on mean cross-validated balanced accuracy, not on test."""
+    candidates = {row["candidate"]: row["balanced_accuracy_mean"] for row in _candidates(evidence)
+                  if isinstance(row.get("balanced_accuracy_mean"), int | float)}
+    chosen = evidence.metrics["chosen_model"]
+    if not any(row["model"] == chosen and row["split"] == "test" for row in evidence.metrics["results"]):
+        return FAIL, f"the chosen candidate {chosen!r} has no test result"
+    return chosen_on_validation(candidates, chosen, "(model, imbalance strategy) candidates")
+
+
+def beats_majority_baseline(evidence):
+    """Chosen model beats the majority-class baseline on test balanced accuracy (by 0.10)."""
+    if (evidence.config or {}).get("smoke"):
+        return SKIP, "--smoke run: two epochs of tiny networks are a plumbing check, not an experiment"
+    chosen = evidence.metrics["chosen_model"]
+    model, baseline = evidence.rescored.get((chosen, "test")), evidence.rescored.get(("majority_baseline", "test"))
+    if model is None or baseline is None:
+        return FAIL, f"no re-scorable test result for {chosen if model is None else 'majority_baseline'}"
+    ok = model["balanced_accuracy"] >= baseline["balanced_accuracy"] + MARGIN_OVER_MAJORITY
+    return (PASS if ok else FAIL), (f"{chosen}: re-scored balanced accuracy {model['balanced_accuracy']:.4f} vs "
+                                    f"majority baseline {baseline['balanced_accuracy']:.4f} (margin "
+                                    f"{MARGIN_OVER_MAJORITY})")
+
+
+def reaches_auc_floor_on_real_binary_data(evidence):
+    """Chosen model reaches test AUC 0.90 on real binary data (healthy vs Parkinson's)."""
+    data = evidence.metrics["data"]
+    if data.get("sample"):
+        return SKIP, "sample data: the floor applies to the course's real DaTscan images"
+    if len(data["class_names"]) != 2:
+        return SKIP, f"{len(data['class_names'])} classes: the floor is set for the binary set"
+    chosen = evidence.metrics["chosen_model"]
+    scored = evidence.rescored.get((chosen, "test"))
+    if scored is None:
+        return FAIL, f"no re-scorable test result for {chosen}"
+    auc = scored["auc"] or 0.0
+    return (PASS if auc >= AUC_FLOOR else FAIL), f"{chosen}: re-scored test AUC {auc:.4f} (floor {AUC_FLOOR})"
+
+
+RUBRIC = Rubric(
+    title="SPECT Parkinson's-disease staging: five models x two imbalance strategies, cross-validated",
+    # Scores are saved as (N, K) probabilities for every K, so the multi-class scorer serves binary sets too:
+    # with two columns its macro AUC equals the binary AUC of the positive class.
+    task="multi-class",
+    artefacts=("report.md", "config.json", "metrics.json", "predictions/*_test.npz",
+               "predictions/majority_baseline_test.npz", "*/*.keras", "cross_validation/*_fold*.json",
+               "figures/examples.png", "figures/cv_comparison.png", "figures/confusion_test.png",
+               "figures/roc_test.png", "figures/learning_curves.png"),
+    rules=(all_models_and_strategies_compared, chosen_on_cross_validation, beats_majority_baseline,
+           reaches_auc_floor_on_real_binary_data, rule_test_split_used_once),
+)
