@@ -82,7 +82,7 @@ def test_smoke_run_compares_every_model_and_strategy_with_fold_spread(smoke_run)
 def test_smoke_run_passes_the_grader_on_sample_data(smoke_run):
     from common.grading import FAIL, PASS, SKIP, grade_folder
 
-    sheet = grade_folder(smoke_run[0], allow_sample=True)
+    sheet = grade_folder(smoke_run[0], assignment="a2_spect_staging", allow_sample=True)
     statuses = {item.name: item.status for item in sheet.items}
     assert sheet.verdict == PASS, {item.name: item.evidence for item in sheet.items if item.status == FAIL}
     assert statuses["Chosen model reaches test AUC 0.90 on real binary data (healthy vs Parkinson's)"] == SKIP
