@@ -1,0 +1,28 @@
+"""Command line of assignment 4.
+
+    python -m assignments.a4_medmnist [--smoke] [--problems 1,2,3] [--volume-dataset ...] ...
+
+The configuration is parsed (and the data set names and sizes checked) before TensorFlow is imported, so
+``--help`` and bad flags answer at once. The last line a run prints is its run folder.
+"""
+
+import sys
+
+from common.config import parse_config
+
+from .config import SMOKE, A4Config
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    config = parse_config(A4Config, argv, prog=__package__, smoke=SMOKE,
+                          description=sys.modules[__package__].__doc__ or "")
+    from common.cli import run_and_print_folder
+
+    from .train import run
+
+    return run_and_print_folder(run, config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Assignment 4's hyper-parameters: one dataclass, every default commented, every field a CLI flag."""
+
+import dataclasses
+
+from common.config import ConfigError, RunConfig
+
+# The folder name, so that a copy of this folder under a new name writes its own runs.
+ASSIGNMENT = __package__.rsplit(".", 1)[-1]
+
+PROBLEMS = (1, 2, 3)
+AUGMENT_CHOICES = ("both", "on", "off")
+MONITORS = ("val_auc", "val_loss")
+
+
+@dataclasses.dataclass
+class A4Config(RunConfig):
+    """Settings of one assignment-4 run (the shared ones are documented on RunConfig)."""
+
+    # "real": the official MedMNIST files in DATA_DIR/medmnist (downloaded with their MD5s when missing);
+    # "sample": synthetic files in the official format under data/samples/ (demos and tests, not results).
+    data: str = "real"
+    # Which problems to run: 1 = 3D CNN, 2 = custom CNN / VGG16 / Grad-CAM / quantization, 3 = ResNet.
+    problems: tuple[int, ...] = PROBLEMS
+
+    # ---- Problem 1: a 3D CNN from scratch on a MedMNIST 3D set (binary task) ----
+    # adrenalmnist3d or nodulemnist3d (any MedMNIST 3D flag works); volume_size 28 or 64 voxels per side.
+    volume_dataset: str = "adrenalmnist3d"
+    volume_size: int = 28
+    # One stage per entry: cnn3d_convs_per_stage 3x3x3 convolutions (+ batch norm + ReLU), then a 2x2x2
+    # max-pool. One convolution per stage costs a fifth of two at 28^3 (about 10 s an epoch on 2 CPU cores).
+    cnn3d_filters: tuple[int, ...] = (16, 32, 64)
+    cnn3d_convs_per_stage: int = 1
+    # The fully-connected head: flatten, a dense ReLU layer, dropout, softmax over the two classes.
+    cnn3d_dense_units: int = 128
+    cnn3d_dropout_rate: float = 0.5
+    cnn3d_epochs: int = 100  # an upper bound: early stopping on the validation metric ends training sooner
+    cnn3d_patience: int = 20
+    cnn3d_batch_size: int = 32
+    cnn3d_learning_rate: float = 1e-3
+    # Early stopping and checkpoint choice for the 3D CNN: validation AUC, or validation loss.
+    cnn3d_monitor: str = "val_auc"
+    # Halve the learning rate after this many epochs without improvement; 0 keeps it constant.
+    cnn3d_reduce_lr_patience: int = 0
+    # "both" trains the 3D CNN with and without augmentation and compares them in one table.
+    cnn3d_augment: str = "both"
+    # 3D augmentation: flips along these voxel axes of (D, H, W) (2 = left-right), in-plane rotations up to
+    # this many degrees and shifts of up to this many voxels.
+    cnn3d_flip_axes: tuple[int, ...] = (2,)
+    cnn3d_max_rotation: float = 10.0
+    cnn3d_max_shift: int = 2
+
+    # ---- Problems 2 and 3: 2D images ----
+    # retinamnist (ordinal, scored as multi-class) or chestmnist (multi-label); any MedMNIST 2D flag works.
+    image_dataset: str = "retinamnist"
+    image_size: int = 28
+    # Training shared by the custom CNN (P2-A) and the ResNet (P3). The checkpoint with the best
+    # validation metric is kept; the learning rate halves after reduce_lr_patience epochs without improvement.
+    # Validation loss, not AUC: on RetinaMNIST's 120 validation images the AUC jumps from epoch to epoch.
+    epochs: int = 80
+    patience: int = 15
+    reduce_lr_patience: int = 5
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    monitor: str = "val_loss"
+    # 2D augmentation (P2-A compares with and without; P3 uses it when not "off"): flips along these axes of
+    # (H, W) (1 = left-right), rotations up to max_rotation degrees, scaling by up to +-max_zoom.
+    augment: str = "both"
+    flip_axes: tuple[int, ...] = (0, 1)
+    max_rotation: float = 15.0
+    max_zoom: float = 0.1
+    # Mixup on the augmented 2D batches: each image and its label blended with another of the batch, with a
+    # share drawn from Beta(a, a). On RetinaMNIST it was worth about 0.015 test AUC; 0 turns it off.
+    mixup_alpha: float = 0.3
+    # Multi-label sets only: weight each label's positive term by its negatives / positives on the training
+    # split (Keras's class_weight does not apply to multi-label outputs).
+    positive_weights: bool = True
+
+    # P2-A: the deeper custom CNN (common.models.custom_cnn): two conv + BN + ReLU per block, then a max-pool.
+    cnn_filters: tuple[int, ...] = (32, 64, 128)
+    cnn_dense_units: int = 256
+    cnn_dropout_rate: float = 0.4
+
+    # P2-B: VGG16 transfer learning, frozen backbone vs last block fine-tuned. "imagenet" downloads the
+    # weights (needs internet; without it the run falls back to random weights and says so); "none" asks
+    # for random weights.
+    vgg: bool = True
+    vgg_weights: str = "imagenet"
+    vgg_image_size: int = 64  # inputs are upsampled inside the model; VGG16 needs at least 32 px
+    vgg_epochs: int = 10
+    vgg_patience: int = 4
+    vgg_learning_rate: float = 1e-3  # the new head, backbone frozen
+    vgg_fine_tune_learning_rate: float = 1e-4  # head + block 5: small steps keep the pretrained filters
+    vgg_dense_units: int = 256
+
+    # P2-C: Grad-CAM overlays per class (test images of that class, explained for that class).
+    gradcam_per_class: int = 4
+
+    # P2-D: quantization of the chosen custom CNN; every variant is scored with LiteRT on the whole test split.
+    quantize: bool = True
+    qat: bool = True  # quantization-aware training (tfmot) in a child process
+    qat_epochs: int = 2
+    qat_learning_rate: float = 1e-5
+    representative_count: int = 300  # training images that calibrate the full-int8 activation ranges
+    latency_repeats: int = 300  # single-image timings per variant; the median is reported
+
+    # ---- Problem 3: a ResNet from scratch with a small-input stem (3x3, stride 1, no max-pool) ----
+    resnet_blocks: tuple[int, ...] = (2, 2, 2)  # basic blocks per stage; every stage after the first halves
+    resnet_filters: tuple[int, ...] = (32, 64, 128)
+    resnet_dropout_rate: float = 0.3
+
+    def validate(self):
+        super().validate()
+        from common.datasets.medmnist import medmnist_facts
+
+        if self.data not in ("real", "sample"):
+            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
+        unknown = [number for number in self.problems if number not in PROBLEMS]
+        if unknown or not self.problems:
+            raise ConfigError(f"--problems takes one or more of 1, 2, 3 (e.g. --problems 1,3); got "
+                              f"{','.join(map(str, self.problems)) or 'none'}.")
+        for flag_name, size_name, dimensions in (("volume_dataset", "volume_size", 3),
+                                                 ("image_dataset", "image_size", 2)):
+            flag, size = getattr(self, flag_name), getattr(self, size_name)
+            try:
+                facts = medmnist_facts(flag)
+            except ValueError as error:
+                raise ConfigError(f"{_flag(flag_name)}: {error}") from None
+            if facts.dimensions != dimensions:
+                example = "adrenalmnist3d or nodulemnist3d" if dimensions == 3 else "retinamnist or chestmnist"
+                raise ConfigError(f"{_flag(flag_name)} needs a {dimensions}D MedMNIST set (e.g. {example}); "
+                                  f"{flag} is {facts.dimensions}D.")
+            if size not in facts.sizes:
+                raise ConfigError(f"{_flag(size_name)} {size}: {facts.python_class} is published at "
+                                  f"{', '.join(map(str, facts.sizes))} px only; pick one of those.")
+        for name in ("cnn3d_augment", "augment"):
+            if getattr(self, name) not in AUGMENT_CHOICES:
+                raise ConfigError(f"--{name.replace('_', '-')} must be both, on or off, not {getattr(self, name)!r}.")
+        for name in ("monitor", "cnn3d_monitor"):
+            if getattr(self, name) not in MONITORS:
+                raise ConfigError(f"{_flag(name)} must be val_auc or val_loss, not {getattr(self, name)!r}.")
+        if self.vgg_weights not in ("imagenet", "none"):
+            raise ConfigError("--vgg-weights must be imagenet or none.")
+        if self.vgg_image_size < 32:
+            raise ConfigError(f"--vgg-image-size must be at least 32 (VGG16 pools five times), not "
+                              f"{self.vgg_image_size}.")
+        if len(self.resnet_blocks) != len(self.resnet_filters):
+            raise ConfigError("--resnet-blocks and --resnet-filters need the same number of stages.")
+        if self.image_size < 2 ** len(self.cnn_filters):
+            raise ConfigError(f"--image-size {self.image_size} is too small for {len(self.cnn_filters)} pooling "
+                              f"blocks of --cnn-filters (at least {2 ** len(self.cnn_filters)}).")
+        if self.volume_size < 2 ** len(self.cnn3d_filters):
+            raise ConfigError(f"--volume-size {self.volume_size} is too small for {len(self.cnn3d_filters)} "
+                              "pooling stages of --cnn3d-filters.")
+        if any(axis not in (0, 1, 2) for axis in self.cnn3d_flip_axes):
+            raise ConfigError("--cnn3d-flip-axes are axes of (D, H, W): 0, 1 or 2.")
+        if any(axis not in (0, 1) for axis in self.flip_axes):
+            raise ConfigError("--flip-axes are axes of (H, W): 0 (up-down) or 1 (left-right).")
+        for name in ("cnn3d_dropout_rate", "cnn_dropout_rate", "resnet_dropout_rate"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ConfigError(f"--{name.replace('_', '-')} must lie in [0, 1).")
+        if not 0.0 <= self.max_zoom < 1.0 or self.max_rotation < 0 or self.cnn3d_max_rotation < 0:
+            raise ConfigError("--max-zoom must lie in [0, 1) and rotations must not be negative.")
+        if self.mixup_alpha < 0:
+            raise ConfigError("--mixup-alpha must be 0 (off) or positive, e.g. 0.3.")
+        for name in ("cnn3d_learning_rate", "learning_rate", "vgg_learning_rate", "vgg_fine_tune_learning_rate",
+                     "qat_learning_rate"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive.")
+        for name in ("cnn3d_filters", "cnn_filters", "resnet_filters", "resnet_blocks"):
+            if not getattr(self, name) or min(getattr(self, name)) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} needs positive integers, e.g. 16,32,64.")
+        self.require_at_least("cnn3d_epochs", "cnn3d_patience", "cnn3d_batch_size", "cnn3d_convs_per_stage",
+                              "cnn3d_dense_units", "epochs", "patience", "reduce_lr_patience", "batch_size",
+                              "cnn_dense_units", "vgg_epochs", "vgg_patience", "vgg_dense_units", "qat_epochs",
+                              "representative_count", "latency_repeats")
+        self.require_at_least("gradcam_per_class", "cnn3d_max_shift", "cnn3d_reduce_lr_patience", minimum=0)
+
+
+# --smoke: the synthetic sample files, tiny networks, one or two epochs each, VGG16 at its smallest input
+# (32 px) with random weights, one QAT epoch; well under a minute of training.
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+SMOKE = {
+    "data": "sample",
+    "cnn3d_filters": (4, 8),
+    "cnn3d_convs_per_stage": 1,
+    "cnn3d_dense_units": 16,
+    "cnn3d_epochs": 2,
+    "cnn3d_patience": 2,
+    "cnn3d_batch_size": 16,
+    "epochs": 2,
+    "patience": 2,
+    "reduce_lr_patience": 1,
+    "batch_size": 32,
+    "cnn_filters": (8, 16),
+    "cnn_dense_units": 16,
+    "vgg_weights": "none",
+    "vgg_image_size": 32,
+    "vgg_epochs": 1,
+    "vgg_patience": 1,
+    "vgg_dense_units": 16,
+    "gradcam_per_class": 2,
+    "qat_epochs": 1,
+    "representative_count": 20,
+    "latency_repeats": 20,
+    "resnet_blocks": (1, 1),
+    "resnet_filters": (8, 16),
+}

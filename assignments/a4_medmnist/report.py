@@ -1,0 +1,227 @@
+"""Assignment 4's figures (learning curves, ROC, confusion matrices, Grad-CAM grids) and its report.md."""
+
+import numpy as np
+
+from common.gradcam import grad_cam, overlay
+from common.plots import (
+    plot_confusion_matrix,
+    plot_image_grid,
+    plot_learning_curves,
+    plot_roc_comparison,
+    plot_roc_curves,
+)
+from common.report import markdown_table, sample_data_banner
+
+from .model import cnn3d_gradcam_layer, resnet_gradcam_layer
+from .references import SOURCE, published_rows
+
+
+def _class_label(data, index):
+    name = data.class_names[index]
+    return f"grade {name}" if name.isdigit() else name
+
+
+def _members(data, label, count):
+    """The first ``count`` test images of class (or, for multi-label, with finding) ``label``."""
+    hits = data.y_test[:, label] == 1 if data.task == "multi-label" else data.y_test == label
+    return np.flatnonzero(hits)[:count]
+
+
+def gradcam_grid(trained, path, per_class, layer_name=None):
+    """One row per class: test images of that class with the Grad-CAM heat map *for that class* on top, and
+    the model's probability for it. Works for 2D models; see ``gradcam_grid_3d`` for volumes."""
+    data, model = trained.data, trained.fit.model
+    images, titles = [], []
+    for label in range(data.num_outputs):
+        picks = _members(data, label, per_class)
+        if not len(picks):
+            continue
+        maps, _ = grad_cam(model, data.x_test[picks], class_index=label, layer_name=layer_name)
+        probabilities = model.predict(data.x_test[picks], verbose=0)[:, label]
+        for index, heatmap, probability in zip(picks, maps, probabilities):
+            images.append(overlay(data.x_test[index], heatmap))
+            titles.append(f"{_class_label(data, label)}\np={probability:.2f}")
+    return plot_image_grid(np.stack(images) if images else np.zeros((0, 1, 1)), titles, path, columns=per_class)
+
+
+def gradcam_grid_3d(trained, path, per_class, layer_name):
+    """For volumes: per class, test volumes with the axial slice where the class's heat map peaks."""
+    data, model = trained.data, trained.fit.model
+    images, titles = [], []
+    for label in range(data.num_outputs):
+        picks = _members(data, label, per_class)
+        if not len(picks):
+            continue
+        maps, _ = grad_cam(model, data.x_test[picks], class_index=label, layer_name=layer_name)
+        for index, heatmap in zip(picks, maps):
+            depth = int(np.argmax(heatmap.reshape(heatmap.shape[0], -1).max(axis=1)))
+            images.append(overlay(data.x_test[index, depth], heatmap[depth]))
+            titles.append(f"{_class_label(data, label)}\nslice {depth}")
+    return plot_image_grid(np.stack(images) if images else np.zeros((0, 1, 1)), titles, path, columns=per_class)
+
+
+def make_figures(config, run_folder, trained, rows, scores, selection):
+    """Every figure of the report; returns {caption: path relative to the run folder}."""
+    figures, folder = {}, run_folder.figures
+    for problem, prefixes in (("p1", ("P1",)), ("p2", ("P2-A", "P2-B")), ("p3", ("P3",))):
+        histories = {name: model.fit.history for name, model in trained.items() if model.problem in prefixes}
+        if histories:
+            figures[f"{problem.upper()}: learning curves (loss, AUC)"] = plot_learning_curves(
+                histories, folder / f"learning_curves_{problem}.png", metrics=("loss", "auc"))
+    by_set = {}
+    for name, model in trained.items():
+        by_set.setdefault(model.data.key, (model.data, {}))[1][name] = scores[name]
+    for key, (data, set_scores) in by_set.items():
+        if data.task == "multi-label":
+            for name, model_scores in set_scores.items():
+                figures[f"{name}: ROC per label on {key} test"] = plot_roc_curves(
+                    data.y_test, model_scores, data.class_names, folder / f"roc_{name}.png", task="multi-label")
+        else:
+            task = "binary" if data.task == "binary" else "multi-class"
+            figures[f"ROC on {key} test"] = plot_roc_comparison(data.y_test, set_scores, data.class_names,
+                                                                 folder / f"roc_{key}.png", task=task)
+    for row in rows:
+        if row["task"] != "multi-label":
+            names = [_class_label(trained[row["model"]].data, k) for k in range(len(row["per_class"]))]
+            figures[f"{row['model']}: confusion matrix (test)"] = plot_confusion_matrix(
+                row["confusion_matrix"], names, folder / f"confusion_{row['model']}.png",
+                title=f"{row['model']}: test")
+    per_class = config.gradcam_per_class
+    if per_class:
+        if "p1_cnn3d" in selection:
+            chosen = trained[selection["p1_cnn3d"]["chosen"]]
+            figures[f"P1 Grad-CAM: {chosen.name}, per class, slice of the peak"] = gradcam_grid_3d(
+                chosen, folder / "gradcam_p1_cnn3d.png", per_class,
+                cnn3d_gradcam_layer(config.cnn3d_filters, config.cnn3d_convs_per_stage))
+        if "p2_custom_cnn" in selection:
+            chosen = trained[selection["p2_custom_cnn"]["chosen"]]
+            figures[f"P2-C Grad-CAM: {chosen.name}, per class"] = gradcam_grid(
+                chosen, folder / "gradcam_p2_custom_cnn.png", per_class)
+        if "p2_vgg16" in selection:
+            chosen = trained[selection["p2_vgg16"]["chosen"]]
+            figures[f"P2-C Grad-CAM: {chosen.name} (block5_conv3), per class"] = gradcam_grid(
+                chosen, folder / "gradcam_p2_vgg16.png", per_class, layer_name="block5_conv3")
+        if "p3_resnet" in trained:
+            figures["P3 Grad-CAM: p3_resnet (last residual block), per class"] = gradcam_grid(
+                trained["p3_resnet"], folder / "gradcam_p3_resnet.png", per_class,
+                resnet_gradcam_layer(config.resnet_blocks))
+    return {caption: path.relative_to(run_folder.path) for caption, path in figures.items()}
+
+
+_RESULT_COLUMNS = {"model": "model", "description": "what", "accuracy": "test ACC", "auc": "test AUC",
+                   "balanced_accuracy": "balanced ACC", "val_auc_checkpoint": "val AUC (checkpoint)",
+                   "val_auc": "val AUC (final)", "parameters": "parameters", "epochs_run": "epochs",
+                   "best_epoch": "best epoch", "train_seconds": "training (s)"}
+_RESULT_FORMATS = {"accuracy": ".4f", "auc": ".4f", "balanced_accuracy": ".4f", "val_auc_checkpoint": ".4f",
+                   "val_auc": ".4f", "parameters": ",d", "train_seconds": ".0f"}
+
+
+def _results_table(rows, problems):
+    return markdown_table([row for row in rows if row["problem"] in problems], _RESULT_COLUMNS, _RESULT_FORMATS)
+
+
+def _reference_table(rows, flag, real):
+    """This run's rows and the published ones for the same set, in one table."""
+    published = published_rows(flag)
+    ours = [{"model": f"**{row['model']}** (this run)", "auc": row["auc"], "accuracy": row["accuracy"],
+             "note": "measured here" if real else "SAMPLE DATA"} for row in rows]
+    table = markdown_table(ours + published, {"model": "model", "auc": "test AUC", "accuracy": "test ACC",
+                                              "note": "source"}, {"auc": ".3f", "accuracy": ".3f"})
+    if not published:
+        return table + f"\n\nNo published MedMNIST v2 rows are recorded here for {flag}.\n"
+    return table + f"\n\nPublished rows: {SOURCE}.\n"
+
+
+def _quantization_section(quantization):
+    if quantization is None:
+        return "Quantization was not run (`--no-quantize`, or problem 2 not selected).\n"
+    rows = []
+    for row in quantization["rows"]:
+        dtypes = row.get("tensor_dtypes") or {}
+        rows.append({**row, "size_kb": None if row["file_bytes"] is None else row["file_bytes"] / 1024,
+                     "in_out": f"{dtypes['input']} / {dtypes['output']}" if dtypes else "float32 (Keras)"})
+    table = markdown_table(rows, {
+        "variant": "variant", "size_kb": "file (KiB)", "size_ratio_vs_float32": "size vs float32",
+        "accuracy": "test ACC", "auc": "test AUC", "latency_ms": "latency (ms / image)",
+        "agreement_with_keras": "agrees with Keras", "in_out": "input / output"},
+        {"size_kb": ".1f", "size_ratio_vs_float32": ".3f", "accuracy": ".4f", "auc": ".4f", "latency_ms": ".3f",
+         "agreement_with_keras": ".4f"})
+    notes = "\n".join(f"- {note}" for note in quantization["notes"])
+    return f"""Model: **{quantization['model']}** (`{quantization['model_file']}`), the custom CNN chosen on validation.
+Every variant ran through the LiteRT interpreter on the whole test split ({quantization['split']}); latency is
+the median of single-image inferences with 1 thread ("keras" is TensorFlow at batch 1, for reference).
+
+{table}
+
+{notes}
+"""
+
+
+def write_report(run_folder, config, trained, rows, selection, quantization, figures, elapsed, intended_use):
+    sets = {}
+    for model in trained.values():
+        sets.setdefault(model.data.key, model.data)
+    banner = sample_data_banner(next((data.sample for data in sets.values() if data.sample), None))
+    data_lines = "\n".join(f"- {data.describe()}; file `{data.path}` (MD5 `{data.md5}`)" for data in sets.values())
+    chosen = "\n".join(f"- {key}: **{entry['chosen']}** ("
+                       + ", ".join(f"{name} {value:.4f}" for name, value in entry["candidates"].items()) + ")"
+                       for key, entry in selection.items())
+    sections = []
+    real = not banner
+    p1 = [row for row in rows if row["problem"] == "P1"]
+    if p1:
+        flag = config.volume_dataset
+        sections.append(f"""## Problem 1: a 3D CNN from scratch ({p1[0]['dataset']})
+
+{_results_table(rows, ("P1",))}
+
+Compared with the published MedMNIST v2 rows (those models saw 28^3 volumes):
+
+{_reference_table(p1, flag, real)}""")
+    p2 = [row for row in rows if row["problem"] in ("P2-A", "P2-B")]
+    if p2:
+        notes = {row["note"] for row in p2 if row["note"]}
+        sections.append(f"""## Problem 2: custom CNN, VGG16, Grad-CAM, quantization ({p2[0]['dataset']})
+
+### A and B: custom CNN with / without augmentation; VGG16 frozen / last block fine-tuned
+
+{_results_table(rows, ("P2-A", "P2-B"))}
+
+{"".join(f"VGG16 weights: {note}." + chr(10) for note in sorted(notes))}
+### D: quantization of the custom CNN
+
+{_quantization_section(quantization)}""")
+    p3 = [row for row in rows if row["problem"] == "P3"]
+    if p3:
+        from_scratch = [row for row in rows if row["problem"] in ("P2-A", "P3")]
+        sections.append(f"""## Problem 3: a ResNet from scratch ({p3[0]['dataset']})
+
+{_results_table(rows, ("P3",))}
+
+Every from-scratch 2D model of this run beside the published rows for the same set:
+
+{_reference_table(from_scratch, config.image_dataset, real)}""")
+    images = "\n".join(f"**{caption}**\n\n![{caption}]({path})\n" for caption, path in figures.items())
+    body = "\n".join(sections)
+    return run_folder.write_report(f"""# Assignment 4: MedMNIST v2, from a 3D CNN to a quantized 2D model
+
+{banner}Data (official MedMNIST train / validation / test splits):
+{data_lines}
+
+{intended_use} Accuracy and AUC follow the MedMNIST evaluator: arg-max accuracy and one-vs-rest AUC for
+multi-class and ordinal sets, the positive class's AUC for binary sets, the mean per-label AUC and accuracy at
+0.5 for multi-label sets.
+
+Chosen on validation (test was not looked at):
+{chosen}
+
+Every model is its best validation checkpoint (monitor: {config.cnn3d_monitor} for the 3D CNN, {config.monitor} for
+the 2D models) with batch-norm statistics
+re-estimated on the clean training images; "val AUC (checkpoint)" is before that step, "val AUC (final)" after.
+
+{body}
+## Figures
+
+{images}
+Seed {config.seed}; whole run {elapsed / 60:.1f} min.
+""")

@@ -1,0 +1,170 @@
+"""What a graded run of assignment 4 must contain and achieve (``make grade RUN=runs/a4_medmnist/<run>``).
+
+Floors (checked on the re-scored test predictions of the model chosen on validation, and skipped for sample
+data and for other data sets than the one they were set on):
+
+- Problem 1 on AdrenalMNIST3D: the 3D CNN reaches test AUC 0.85 and accuracy 0.80 (published MedMNIST v2
+  ResNet-50 + 3D: 0.828 / 0.745; the test split is 23% positive, so 0.80 needs real discrimination).
+- Problems 2-3 on RetinaMNIST: the from-scratch 2D model (custom CNN or ResNet) reaches test AUC 0.75 and
+  accuracy 0.55 (published ResNet-18 (28): 0.717 / 0.524; Google AutoML Vision 0.750 / 0.531).
+- Quantization on real data: the full-int8 model is at most 1/3.5 of the float32 file, within 1 point of
+  its accuracy and at least twice as fast; the QAT model within 1 point too.
+
+A run scores two data sets, so each test split is named after its set ("test-adrenalmnist3d",
+"test-retinamnist"). The grader re-scores every file with one task, "multi-class": the 3D models have two
+softmax outputs, for which that is the binary AUC and accuracy. (A ChestMNIST run's multi-label rows need a
+multi-label re-score, which the grader does not do per row; grade such a run's numbers from its report.)
+"""
+
+import numpy as np
+
+from common.datasets.medmnist import MEDMNIST, medmnist_key
+from common.evaluate import evaluate_predictions
+from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
+
+MODELS = ("p1_cnn3d_aug", "p1_cnn3d_noaug", "p2_custom_cnn_aug", "p2_custom_cnn_noaug", "p2_vgg16_frozen",
+          "p2_vgg16_finetuned", "p3_resnet")
+VARIANTS = ("keras", "float32", "dynamic_range", "float16", "full_int8", "qat_int8")
+P1_FLOOR = {"auc": 0.85, "accuracy": 0.80}
+RETINA_FLOOR = {"auc": 0.75, "accuracy": 0.55}
+INT8_MAX_SIZE_RATIO = 1 / 3.5
+MAX_ACCURACY_DROP = 0.01
+MIN_INT8_SPEEDUP = 2.0
+TOLERANCE = 1e-4
+# The official test split size of every MedMNIST set and size, under the split names the runs use.
+TEST_SIZES = {f"test-{medmnist_key(flag, size)}": facts.n_samples[2] for flag, facts in MEDMNIST.items()
+              for size in facts.sizes}
+
+
+def _row(evidence, model):
+    return next((row for row in evidence.metrics["results"] if row["model"] == model), None)
+
+
+def every_model_reported(evidence):
+    """Every problem and variant trained and scored on test."""
+    reported = {row["model"] for row in evidence.metrics["results"]}
+    missing = [name for name in MODELS if name not in reported]
+    if missing:
+        return FAIL, f"not in the results: {', '.join(missing)}"
+    return PASS, ", ".join(MODELS)
+
+
+def chosen_models_on_validation(evidence):
+    """Models chosen on validation AUC, not on test."""
+    verdicts = []
+    for key, entry in evidence.metrics["selection"].items():
+        # The candidates' validation AUCs are taken from the result rows, not from the selection record.
+        candidates = {name: _row(evidence, name)["val_auc"] for name in entry["candidates"]}
+        status, text = chosen_on_validation(candidates, entry["chosen"], key)
+        if status != PASS:
+            return FAIL, f"{key}: {text}"
+        verdicts.append(f"{key}: {entry['chosen']}")
+    if not verdicts:
+        return FAIL, "metrics.json records no selection"
+    return PASS, "; ".join(verdicts)
+
+
+def _floor(evidence, selection_key, flag_prefix, floor, what):
+    selection = evidence.metrics["selection"].get(selection_key)
+    if selection is None:
+        return FAIL, f"no {selection_key} selection recorded"
+    row = _row(evidence, selection["chosen"])
+    if evidence.metrics["data"].get("sample"):
+        return SKIP, "sample data: the floor applies to the real data set"
+    if not row["dataset"].startswith(flag_prefix):
+        return SKIP, f"the floor is set on {flag_prefix}; this run used {row['dataset']}"
+    scored = evidence.rescored.get((row["model"], row["split"]))
+    if scored is None:
+        return FAIL, f"no re-scorable test result for {row['model']}"
+    values = {metric: scored[metric] or 0.0 for metric in floor}
+    ok = all(values[metric] >= minimum for metric, minimum in floor.items())
+    text = ", ".join(f"{metric} {values[metric]:.4f} (floor {minimum})" for metric, minimum in floor.items())
+    return (PASS if ok else FAIL), f"{what} {row['model']}: re-scored {text}"
+
+
+def p1_reaches_floor(evidence):
+    """3D CNN reaches test AUC 0.85 and accuracy 0.80 on AdrenalMNIST3D."""
+    return _floor(evidence, "p1_cnn3d", "adrenalmnist3d", P1_FLOOR, "3D CNN")
+
+
+def from_scratch_2d_reaches_floor(evidence):
+    """From-scratch 2D model reaches test AUC 0.75 and accuracy 0.55 on RetinaMNIST."""
+    return _floor(evidence, "from_scratch_2d", "retinamnist", RETINA_FLOOR, "from scratch")
+
+
+def _quantization_scores(evidence):
+    """Re-scored accuracy / AUC per variant from quantization/predictions, and a list of problems."""
+    quantization = evidence.metrics.get("quantization") or {}
+    rows = {row["variant"]: row for row in quantization.get("rows", [])}
+    problems, scored = [], {}
+    missing = [name for name in VARIANTS if name not in rows]
+    if missing:
+        problems.append(f"variants missing from the table: {', '.join(missing)}")
+    model_row = _row(evidence, quantization.get("model"))
+    expected = evidence.rescored.get((model_row["model"], model_row["split"])) if model_row else None
+    for name, row in rows.items():
+        if row.get("path") and (evidence.path / row["path"]).stat().st_size != row["file_bytes"]:
+            problems.append(f"{row['path']} is not the size the table gives")
+        with np.load(evidence.path / row["predictions_file"], allow_pickle=False) as saved:
+            result = evaluate_predictions(saved["y_true"], saved["y_score"], quantization["task"],
+                                          [str(name) for name in saved["class_names"]])
+        if expected is not None and result["num_samples"] != expected["num_samples"]:
+            problems.append(f"{name}: {result['num_samples']} test images, the model's test split has "
+                            f"{expected['num_samples']}")
+        for metric in ("accuracy", "auc"):
+            if row[metric] is not None and abs(result[metric] - row[metric]) > TOLERANCE:
+                problems.append(f"{name}: {metric} {row[metric]:.4f} in metrics.json, predictions give "
+                                f"{result[metric]:.4f}")
+        scored[name] = result
+    for name in ("full_int8", "qat_int8"):
+        dtypes = rows.get(name, {}).get("tensor_dtypes") or {}
+        if name in rows and (dtypes.get("input") != "INT8" or "INT8" not in dtypes.get("weights", {})):
+            problems.append(f"{name} does not have int8 input and weights ({dtypes})")
+    return rows, scored, problems
+
+
+def quantization_table(evidence):
+    """Quantization table: every variant scored with LiteRT on the whole test split."""
+    if not evidence.metrics.get("quantization"):
+        return FAIL, "metrics.json has no quantization table"
+    rows, scored, problems = _quantization_scores(evidence)
+    if problems:
+        return FAIL, "; ".join(problems)
+    return PASS, "; ".join(f"{name} ACC {scored[name]['accuracy']:.4f}, {rows[name]['file_bytes'] or 0:,} bytes"
+                           for name in rows)
+
+
+def quantization_targets(evidence):
+    """Int8 at most 1/3.5 of float32, within 1 point of its accuracy, twice as fast; QAT within 1 point."""
+    if evidence.metrics["data"].get("sample"):
+        return SKIP, "sample data: the targets apply to the real data set"
+    if not evidence.metrics.get("quantization"):
+        return FAIL, "metrics.json has no quantization table"
+    rows, scored, problems = _quantization_scores(evidence)
+    if problems:
+        return FAIL, "; ".join(problems)
+    base, int8, qat = rows["float32"], rows["full_int8"], rows["qat_int8"]
+    ratio = int8["file_bytes"] / base["file_bytes"]
+    speedup = base["latency_ms"] / int8["latency_ms"]
+    drops = {name: scored["float32"]["accuracy"] - scored[name]["accuracy"] for name in ("full_int8", "qat_int8")}
+    checks = [ratio <= INT8_MAX_SIZE_RATIO, speedup >= MIN_INT8_SPEEDUP,
+              *(drop <= MAX_ACCURACY_DROP for drop in drops.values())]
+    text = (f"int8 size {ratio:.3f} of float32 (max {INT8_MAX_SIZE_RATIO:.3f}), {speedup:.2f}x faster (min "
+            f"{MIN_INT8_SPEEDUP}), accuracy drop int8 {drops['full_int8']:+.4f}, QAT {drops['qat_int8']:+.4f} "
+            f"(max {MAX_ACCURACY_DROP}); QAT {qat['file_bytes']:,} bytes")
+    return (PASS if all(checks) else FAIL), text
+
+
+RUBRIC = Rubric(
+    title="MedMNIST: 3D CNN, transfer learning, Grad-CAM, quantization, ResNet",
+    task="multi-class",
+    artefacts=("report.md", "config.json", "metrics.json", *(f"predictions/{name}_test-*.npz" for name in MODELS),
+               *(f"{name}/*.keras" for name in MODELS), "figures/learning_curves_p1.png",
+               "figures/learning_curves_p2.png", "figures/learning_curves_p3.png", "figures/gradcam_p2_custom_cnn.png",
+               "figures/gradcam_p2_vgg16.png", "figures/gradcam_p1_cnn3d.png", "figures/confusion_p1_cnn3d_*.png",
+               *(f"quantization/{name}.tflite" for name in VARIANTS[1:]),
+               *(f"quantization/predictions/{name}_test.npz" for name in VARIANTS)),
+    test_sizes=TEST_SIZES,
+    rules=(every_model_reported, chosen_models_on_validation, p1_reaches_floor, from_scratch_2d_reaches_floor,
+           quantization_table, quantization_targets, rule_test_split_used_once),
+)
