@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.evaluate import evaluate_predictions
+from common.evaluate import TASKS, evaluate_predictions
 from common.report import METRICS_FILE, markdown_table, to_json_ready, write_json
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -55,7 +55,7 @@ class Rubric:
     """
 
     title: str
-    task: str  # the evaluator's task: "binary", "multi-class", "ordinal" or "multi-label"
+    task: str  # the evaluator's task for rows that name none: "binary", "multi-class", "ordinal" or "multi-label"
     artefacts: tuple  # glob patterns relative to the run folder, each must match at least one file
     floors: tuple = ()
     test_sizes: dict = dataclasses.field(default_factory=dict)  # split -> number of test labels on real data
@@ -182,7 +182,11 @@ def _load_predictions(path):
 
 
 def _rescore_rows(evidence, rubric):
-    """One item per reported result: re-score its saved predictions and compare with metrics.json."""
+    """One item per reported result: re-score its saved predictions and compare with metrics.json.
+
+    A row that names its own ``task`` (assignment 4 scores a binary 3D set and a multi-label or multi-class 2D set
+    in one run) is re-scored as that task; other rows use the rubric's.
+    """
     items, labels_by_split = [], {}
     rows = evidence.metrics.get("results") if isinstance(evidence.metrics, dict) else None
     if not isinstance(rows, list) or not rows:
@@ -194,9 +198,13 @@ def _rescore_rows(evidence, rubric):
         model, split = str(row.get("model")), str(row.get("split"))
         name = f"re-score {model} on {split}"
         prediction_file = evidence.path / "predictions" / f"{model}_{split}.npz"
+        task = row.get("task", rubric.task)
+        if task not in TASKS:
+            items.append(Item(name, FAIL, f"{METRICS_FILE} gives task {task!r}; the grader knows {', '.join(TASKS)}"))
+            continue
         try:
             y_true, y_score, class_names = _load_predictions(prediction_file)
-            scored = evaluate_predictions(y_true, y_score, rubric.task, class_names or None)
+            scored = evaluate_predictions(y_true, y_score, task, class_names or None)
         except FileNotFoundError:
             items.append(Item(name, FAIL, f"predictions/{prediction_file.name} is missing"))
             continue

@@ -29,7 +29,8 @@ from common.evaluate import evaluate_predictions
 from common.grading import FAIL, PASS, SKIP, grade_folder
 
 REPO = Path(__file__).resolve().parent.parent
-MODULE = "assignments.a4_medmnist"
+ASSIGNMENT = "a4_medmnist"
+MODULE = f"assignments.{ASSIGNMENT}"
 
 
 def _cli(*args, timeout=300):
@@ -38,11 +39,10 @@ def _cli(*args, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """(run folder, metrics) of one ``--smoke`` run, as ``make demo`` starts it."""
-    completed = _cli("--smoke", "--verbose", "0", "--runs-dir", str(tmp_path_factory.mktemp("runs")))
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    folder = Path(completed.stdout.strip().splitlines()[-1])
+def smoke_run(copied_smoke_run):
+    """(run folder, metrics) of the ``--smoke`` run of a student's copy of this assignment (conftest.py), the
+    run that ``make demo`` starts and that the copy and grading tests share."""
+    folder = copied_smoke_run(4).folder
     return folder, json.loads((folder / "metrics.json").read_text())
 
 
@@ -102,7 +102,7 @@ def test_quantized_models_have_int8_tensors_and_float32_agrees_with_keras(smoke_
 
 def test_grader_passes_the_smoke_run_and_catches_an_edited_quantization_table(smoke_run, tmp_path):
     folder, _ = smoke_run
-    sheet = grade_folder(folder, allow_sample=True)
+    sheet = grade_folder(folder, assignment=ASSIGNMENT, allow_sample=True)
     statuses = {item.name: item.status for item in sheet.items}
     assert sheet.verdict == PASS, [(item.name, item.evidence) for item in sheet.items if item.status == FAIL]
     floors = [name for name in statuses if "reaches" in name or name.startswith("Int8 at most")]
@@ -111,7 +111,7 @@ def test_grader_passes_the_smoke_run_and_catches_an_edited_quantization_table(sm
     metrics = json.loads((edited / "metrics.json").read_text())
     metrics["quantization"]["rows"][4]["accuracy"] += 0.1  # full_int8
     (edited / "metrics.json").write_text(json.dumps(metrics))
-    failed = {item.name: item.evidence for item in grade_folder(edited, allow_sample=True).items
+    failed = {item.name: item.evidence for item in grade_folder(edited, assignment=ASSIGNMENT, allow_sample=True).items
               if item.status == FAIL}
     assert list(failed) == ["Quantization table: every variant scored with LiteRT on the whole test split"]
     assert "full_int8: accuracy" in next(iter(failed.values()))
@@ -136,6 +136,16 @@ def test_chestmnist_and_nodulemnist3d_paths_run_on_sample_files(tmp_path):
     assert metrics["quantization"]["task"] == "multi-label" and len(metrics["quantization"]["rows"]) == 5
     report = (folder / "report.md").read_text()
     assert "ResNet-50 + 3D" in report and "Google AutoML Vision" in report and "gradcam_p2_custom_cnn.png" in report
+    # The grader re-scores each row as its own task: binary for the 3D set, multi-label for ChestMNIST.
+    rescored = {item.name: item for item in grade_folder(folder, assignment=ASSIGNMENT, allow_sample=True).items
+                if item.name.startswith("re-score")}
+    assert len(rescored) == 3 and all(item.status == PASS for item in rescored.values()), rescored
+    metrics["results"][0]["task"] = "regression"
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    failed = {item.name: item.evidence for item in grade_folder(folder, assignment=ASSIGNMENT, allow_sample=True).items
+              if item.status == FAIL and item.name.startswith("re-score")}
+    assert list(failed) == ["re-score p1_cnn3d_noaug on test-nodulemnist3d"] and "'regression'" in next(
+        iter(failed.values()))
 
 
 def test_cnn3d_shapes_layers_and_gradcam():

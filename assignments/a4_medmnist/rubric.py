@@ -11,9 +11,8 @@ data and for other data sets than the one they were set on):
   its accuracy and at least twice as fast; the QAT model within 1 point too.
 
 A run scores two data sets, so each test split is named after its set ("test-adrenalmnist3d",
-"test-retinamnist"). The grader re-scores every file with one task, "multi-class": the 3D models have two
-softmax outputs, for which that is the binary AUC and accuracy. (A ChestMNIST run's multi-label rows need a
-multi-label re-score, which the grader does not do per row; grade such a run's numbers from its report.)
+"test-retinamnist"). Every result row names its task, and the grader re-scores each prediction file as that
+task: binary for the 3D sets, multi-class (ordinal) for RetinaMNIST, multi-label for ChestMNIST.
 """
 
 import numpy as np
