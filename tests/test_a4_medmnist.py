@@ -271,3 +271,43 @@ def test_malformed_files_give_clear_errors(tmp_path):
     error = [line for line in completed.stderr.splitlines() if line.startswith("error:")]
     assert len(error) == 1 and "has shape (6, 64, 64, 3)" in error[0] and "size=64" in error[0]
     assert not runs.exists(), "bad data leaves no empty run folder behind"
+
+
+def test_trials_study_runs_a_setting_and_writes_its_summary(tmp_path):
+    from assignments.a4_medmnist.trials import main
+
+    assert main(["base", "--data", "sample", "--epochs", "1", "--seeds", "1", "--jobs", "1",
+                 "--runs-dir", str(tmp_path)]) == 0
+    (folder,) = (tmp_path / f"{ASSIGNMENT}_trials").iterdir()
+    rows = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
+    assert [(row["setting"], row["seed"], row["epochs_run"]) for row in rows] == [("base", 1, 1)]
+    assert rows[0]["dataset"] == "retinamnist-sample-synthetic" and 0.0 <= rows[0]["test_auc"] <= 1.0
+    assert (folder / "base_s1" / "test_scores.npz").is_file()
+    summary = (folder / "summary.md").read_text()
+    assert "| base | the assignment's defaults | 1 |" in summary and "| all trials |" in summary
+    assert "not to choose a setting" in summary
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nope"], "unknown setting(s) nope"),
+    (["--seeds", "1,two"], "--seeds takes integers"),
+    (["--jobs", "0"], "--jobs and --epochs must be at least 1"),
+])
+def test_trials_reject_bad_arguments_with_one_line(args, message, capsys):
+    from assignments.a4_medmnist.trials import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(args)
+    assert raised.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_graham_channels_keep_the_image_and_add_its_local_contrast():
+    from assignments.a4_medmnist.trials import graham_channels
+
+    flat = np.full((2, 8, 8, 3), 0.3, dtype=np.float32)
+    out = graham_channels(flat, 1.0)
+    assert out.shape == (2, 8, 8, 6) and np.allclose(out[..., :3], flat) and np.allclose(out[..., 3:], 0.5)
+    spot = flat.copy()
+    spot[0, 4, 4, 1] = 0.6  # a bright pixel stands out in its own channel of the high-pass image
+    high_pass = graham_channels(spot, 1.0)[0, ..., 4]
+    assert high_pass[4, 4] == high_pass.max() > 0.5 and np.allclose(graham_channels(spot, 1.0)[1, ..., 3:], 0.5)

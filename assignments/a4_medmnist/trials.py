@@ -1,0 +1,293 @@
+"""How far the P2-A custom CNN gets on RetinaMNIST (28 px): training settings x seeds, and their ensembles.
+
+    python -m assignments.a4_medmnist.trials                         every setting, seeds 1 and 2 (about 1.5 h, 2 cores)
+    python -m assignments.a4_medmnist.trials base small --seeds 1,2,3
+    python -m assignments.a4_medmnist.trials --list                  the settings and what each changes
+    python -m assignments.a4_medmnist.trials base --data sample --epochs 1    a quick check on the synthetic file
+
+This is a *study*, not model selection. It prints validation AND test scores of every trial so that two
+questions can be answered with numbers: how much does the test AUC move from seed to seed, and how far does this
+family of models get at all? Picking a setting by its test score would fit the test split; the assignment itself
+(``python -m assignments.a4_medmnist``) chooses on validation only, and its README says which of its defaults
+came from these trials.
+
+Each trial runs in its own process with one TensorFlow thread (``--jobs`` of them side by side) and is
+deterministic: the same setting and seed give the same numbers. Every trial appends a JSON line to
+``trials.jsonl`` in a new folder under ``<runs-dir>/<assignment>_trials/`` and saves its validation and test
+probabilities there; the summary (``summary.md``, also printed) gives per setting the mean and spread over seeds
+and the ensemble of its seeds (mean probabilities), and the ensemble of every trial.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .config import ASSIGNMENT
+
+DATASET, SIZE = "retinamnist", 28
+
+
+@dataclasses.dataclass(frozen=True)
+class Trial:
+    """One training recipe for the custom CNN; the defaults are the assignment's P2-A defaults."""
+
+    filters: tuple = (32, 64, 128)
+    dense_units: int = 256
+    dropout_rate: float = 0.4
+    # augmentation of the training images (flips along both axes always), then mixup
+    max_rotation: float = 15.0
+    max_zoom: float = 0.1
+    max_shift: int = 0
+    intensity_jitter: float = 0.0
+    mixup_alpha: float = 0.3
+    # optimisation: Adam, early stopping on validation loss, learning rate halved on plateaus
+    learning_rate: float = 1e-3
+    batch_size: int = 64
+    epochs: int = 80
+    patience: int = 15
+    reduce_lr_patience: int = 5
+    # a cosine decay over all epochs instead, keeping the last epoch's weights (no choice on validation)
+    cosine: bool = False
+    label_smoothing: float = 0.0
+    # class weights (N / (C * n_c)) ** power; 0 = none
+    class_weight_power: float = 0.0
+    # soft ordinal targets: exp(-s * (k - grade)^2), normalised; 0 = one-hot
+    ordinal_softness: float = 0.0
+    # Graham's fundus preprocessing, 4 * (x - blur_sigma(x)) + 0.5, as three more input channels; 0 = off
+    graham_sigma: float = 0.0
+
+
+SETTINGS = {
+    "base": ("the assignment's defaults", {}),
+    "label_smoothing": ("label smoothing 0.1", {"label_smoothing": 0.1}),
+    "strong_augmentation": ("rotations up to 180 degrees, shifts of 2 px, intensity jitter 0.1",
+                            {"max_rotation": 180.0, "max_shift": 2, "intensity_jitter": 0.1}),
+    "class_weights": ("class weights N / (C n_c)", {"class_weight_power": 1.0}),
+    "class_weights_sqrt": ("class weights (N / (C n_c)) ** 0.5", {"class_weight_power": 0.5}),
+    "soft_ordinal_labels": ("soft ordinal targets exp(-(k - grade)^2)", {"ordinal_softness": 1.0}),
+    "cosine_60": ("cosine decay over 60 epochs, last weights kept", {"cosine": True, "epochs": 60}),
+    "small": ("filters 16-32-64, dense 128, dropout 0.5",
+              {"filters": (16, 32, 64), "dense_units": 128, "dropout_rate": 0.5}),
+    "wide": ("filters 64-128-256", {"filters": (64, 128, 256)}),
+    "batch_32": ("batch size 32", {"batch_size": 32}),
+    "lr_3e-4": ("learning rate 3e-4, patience 25, plateau patience 8",
+                {"learning_rate": 3e-4, "patience": 25, "reduce_lr_patience": 8}),
+    "graham_sigma_1": ("Graham preprocessing (sigma 1 px) as extra channels", {"graham_sigma": 1.0}),
+    "graham_sigma_2": ("Graham preprocessing (sigma 2 px) as extra channels", {"graham_sigma": 2.0}),
+}
+
+
+def graham_channels(x, sigma):
+    """Graham's Kaggle-DR preprocessing, 4 * (x - gaussian_blur(x, sigma)) + 0.5 clipped to [0, 1], appended to
+    ``x`` (N, H, W, C) as C more channels: the local contrast in which small lesions stand out."""
+    from scipy.ndimage import gaussian_filter
+
+    blurred = gaussian_filter(x, sigma=(0, sigma, sigma, 0), mode="nearest")
+    high_pass = np.clip(4 * (x - blurred) + 0.5, 0, 1).astype(np.float32)
+    return np.concatenate([x, high_pass], axis=-1)
+
+
+def _load(data_kind, data_dir):
+    from common.config import make_config
+
+    from .config import A4Config
+    from .data import load_task_data
+
+    overrides = {"data": data_kind, **({"data_dir": data_dir} if data_dir else {})}
+    return load_task_data(DATASET, SIZE, make_config(A4Config, overrides))
+
+
+def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None):
+    """Train setting ``name`` with ``seed`` into ``out_dir/name_s<seed>``; returns its JSON-ready result."""
+    from common.tf_setup import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    import keras
+
+    from common.augment import augmented_dataset, mixup_batches
+    from common.evaluate import evaluate_predictions
+    from common.reproducibility import set_seed
+    from common.train import fit_model, predict_scores, recalibrate_batch_norm
+
+    from .model import build_custom_cnn_for_task
+
+    trial = dataclasses.replace(Trial(), **SETTINGS[name][1], **({"epochs": epochs} if epochs else {}))
+    data = _load(data_kind, data_dir)
+    classes = data.num_outputs
+    targets = data.targets(data.y_train)
+    if trial.ordinal_softness:
+        grades = np.arange(classes)
+        soft = np.exp(-trial.ordinal_softness * (grades[None, :] - data.y_train.reshape(-1)[:, None]) ** 2)
+        targets = (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
+    x_train, x_val, x_test = data.x_train, data.x_val, data.x_test
+    if trial.graham_sigma:
+        x_train, x_val, x_test = (graham_channels(x, trial.graham_sigma) for x in (x_train, x_val, x_test))
+    set_seed(seed)
+    train = augmented_dataset(x_train, targets, trial.batch_size, seed, flip_axes=(0, 1), max_shift=trial.max_shift,
+                              intensity_jitter=trial.intensity_jitter, max_rotation=trial.max_rotation,
+                              max_zoom=trial.max_zoom)
+    if trial.mixup_alpha:
+        train = mixup_batches(train, trial.mixup_alpha, seed + 1)
+
+    def build():
+        model = build_custom_cnn_for_task(x_train.shape[1:], classes, data.task, trial.filters, trial.dense_units,
+                                          trial.dropout_rate)
+        rate = trial.learning_rate
+        if trial.cosine:
+            steps = trial.epochs * int(np.ceil(len(x_train) / trial.batch_size))
+            rate = keras.optimizers.schedules.CosineDecay(trial.learning_rate, steps)
+        model.compile(keras.optimizers.Adam(rate), keras.losses.CategoricalCrossentropy(
+            label_smoothing=trial.label_smoothing), metrics=[
+            keras.metrics.CategoricalAccuracy(name="accuracy"),
+            keras.metrics.AUC(multi_label=True, num_labels=classes, name="auc")])
+        return model
+
+    class_weight = None
+    if trial.class_weight_power:
+        counts = np.bincount(data.y_train.reshape(-1), minlength=classes)
+        class_weight = {index: float((len(data.y_train) / (classes * count)) ** trial.class_weight_power)
+                        for index, count in enumerate(counts)}
+    folder = Path(out_dir) / f"{name}_s{seed}"
+    started = time.perf_counter()
+    # With a cosine schedule the training loss is the monitor: it falls to the end, so the last epoch is kept.
+    fit = fit_model(build, train, (x_val, data.targets(data.y_val)), folder, epochs=trial.epochs,
+                    batch_size=trial.batch_size, monitor="loss" if trial.cosine else "val_loss", mode="min",
+                    patience=trial.epochs if trial.cosine else trial.patience,
+                    reduce_lr_patience=None if trial.cosine else trial.reduce_lr_patience, verbose=0,
+                    class_weight=class_weight)
+    recalibrate_batch_norm(fit.model, x_train, batch_size=64)
+    result = {"setting": name, "seed": seed, "dataset": data.dataset, "epochs_run": fit.epochs_run,
+              "best_epoch": fit.best_epoch, "seconds": round(time.perf_counter() - started, 1)}
+    for split, x, labels in (("val", x_val, data.y_val), ("test", x_test, data.y_test)):
+        scores = predict_scores(fit.model, x, 64)
+        scored = evaluate_predictions(labels, scores, data.task, data.class_names)
+        result[f"{split}_auc"], result[f"{split}_accuracy"] = scored["auc"], scored["accuracy"]
+        np.savez(folder / f"{split}_scores.npz", y_true=labels, y_score=scores)
+    return result
+
+
+def _ensemble(out_dir, results, split, task):
+    from common.evaluate import evaluate_predictions
+
+    saved = [np.load(Path(out_dir) / f"{row['setting']}_s{row['seed']}" / f"{split}_scores.npz") for row in results]
+    scored = evaluate_predictions(saved[0]["y_true"], np.mean([entry["y_score"] for entry in saved], axis=0), task)
+    return scored["auc"], scored["accuracy"]
+
+
+def summarise(out_dir, results, task="ordinal"):
+    """The markdown summary of ``results`` (rows of ``run_trial``) in ``out_dir``."""
+    from common.report import markdown_table
+
+    def spread(values):
+        return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+    def ensemble_row(setting, change, group):
+        val_auc, _ = _ensemble(out_dir, group, "val", task)
+        test_auc, test_accuracy = _ensemble(out_dir, group, "test", task)
+        return {"setting": setting, "change": change, "seeds": len(group),
+                "val_auc": spread([row["val_auc"] for row in group]),
+                "test_auc": spread([row["test_auc"] for row in group]),
+                "test_accuracy": spread([row["test_accuracy"] for row in group]),
+                "ensemble_val_auc": f"{val_auc:.3f}", "ensemble_test": f"{test_auc:.3f} / {test_accuracy:.3f}"}
+
+    rows = [ensemble_row(name, SETTINGS[name][0], [row for row in results if row["setting"] == name])
+            for name in dict.fromkeys(row["setting"] for row in results)]
+    rows.append(ensemble_row("all trials", "the ensemble of every trial above", results))
+    columns = {"setting": "setting", "change": "change from the defaults", "seeds": "trials",
+               "val_auc": "val AUC", "test_auc": "test AUC", "test_accuracy": "test ACC",
+               "ensemble_val_auc": "ensemble val AUC", "ensemble_test": "ensemble test AUC / ACC"}
+    return (f"# RetinaMNIST ({SIZE} px) trials of the P2-A custom CNN\n\n"
+            f"Data: {results[0]['dataset']}. Mean ± standard deviation over seeds; an ensemble averages the "
+            "probabilities of its trials. Test scores are shown to measure the spread and the ceiling, not to "
+            "choose a setting.\n\n" + markdown_table(rows, columns) + "\n")
+
+
+def _worker_command(name, seed, out_dir, args):
+    command = [sys.executable, "-m", f"{__package__}.trials", "--worker", name, str(seed), "--out", str(out_dir),
+               "--data", args.data]
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    if args.epochs:
+        command += ["--epochs", str(args.epochs)]
+    return command
+
+
+def _parse(argv):
+    parser = argparse.ArgumentParser(prog=f"python -m {__package__}.trials", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("settings", nargs="*", help=f"settings to run (default: all): {', '.join(SETTINGS)}")
+    parser.add_argument("--seeds", default="1,2", help="comma-separated seeds (default 1,2)")
+    parser.add_argument("--jobs", type=int, default=2, help="trials run side by side, one thread each (default 2)")
+    parser.add_argument("--data", choices=("real", "sample"), default="real")
+    parser.add_argument("--data-dir", default=None, help="the data root (default: DATA_DIR or the suite's data/)")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--epochs", type=int, default=None, help="override every setting's epochs (quick checks)")
+    parser.add_argument("--list", action="store_true", help="list the settings and exit")
+    parser.add_argument("--worker", nargs=2, metavar=("SETTING", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.settings if name not in SETTINGS]
+    if unknown:
+        parser.error(f"unknown setting(s) {', '.join(unknown)}; choose from {', '.join(SETTINGS)} (see --list)")
+    try:
+        args.seed_list = [int(seed) for seed in args.seeds.split(",")]
+    except ValueError:
+        parser.error(f"--seeds takes integers separated by commas, e.g. 1,2,3; got {args.seeds!r}")
+    if args.jobs < 1 or (args.epochs is not None and args.epochs < 1):
+        parser.error("--jobs and --epochs must be at least 1")
+    return args
+
+
+def main(argv=None):
+    args = _parse(sys.argv[1:] if argv is None else argv)
+    if args.list:
+        for name, (description, _) in SETTINGS.items():
+            print(f"{name:22s} {description}")
+        return 0
+    if args.worker:
+        name, seed = args.worker
+        result = run_trial(name, int(seed), args.out, args.data, args.data_dir, args.epochs)
+        with open(Path(args.out) / "trials.jsonl", "a") as log:
+            log.write(json.dumps(result) + "\n")
+        return 0
+
+    _load(args.data, args.data_dir)  # a missing or broken data file stops here, before any trial starts
+    out_dir = Path(args.runs_dir) / f"{ASSIGNMENT}_trials" / time.strftime("%Y%m%d-%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=False)
+    jobs = [(name, seed) for seed in args.seed_list for name in (args.settings or SETTINGS)]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": os.environ.get(
+        "TF_CPP_MIN_LOG_LEVEL", "2")}
+    print(f"[trials] {len(jobs)} trials, {args.jobs} at a time, into {out_dir}", flush=True)
+
+    def launch(job):
+        completed = subprocess.run(_worker_command(*job, out_dir, args), env=environment, capture_output=True,
+                                   text=True)
+        status = "done" if completed.returncode == 0 else f"FAILED:\n{completed.stderr[-2000:]}"
+        print(f"[trials] {job[0]} seed {job[1]}: {status}", flush=True)
+        return completed.returncode
+
+    with ThreadPoolExecutor(args.jobs) as pool:
+        failures = sum(code != 0 for code in pool.map(launch, jobs))
+    log = out_dir / "trials.jsonl"
+    results = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    if results:
+        summary = summarise(out_dir, sorted(results, key=lambda row: (list(SETTINGS).index(row["setting"]),
+                                                                       row["seed"])))
+        (out_dir / "summary.md").write_text(summary)
+        print(summary)
+    print(out_dir)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
