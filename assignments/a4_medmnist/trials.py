@@ -37,23 +37,23 @@ DATASET, SIZE = "retinamnist", 28
 
 @dataclasses.dataclass(frozen=True)
 class Trial:
-    """One training recipe for the custom CNN; the defaults are the assignment's P2-A defaults."""
+    """One training recipe for the custom CNN. ``base_trial`` fills the first block from ``A4Config``'s P2-A
+    defaults; the knobs after it are the study's own and are off by default."""
 
-    filters: tuple = (32, 64, 128)
-    dense_units: int = 256
-    dropout_rate: float = 0.4
-    # augmentation of the training images (flips along both axes always), then mixup
-    max_rotation: float = 15.0
-    max_zoom: float = 0.1
+    filters: tuple
+    dense_units: int
+    dropout_rate: float
+    flip_axes: tuple  # augmentation of the training images, then mixup
+    max_rotation: float
+    max_zoom: float
+    mixup_alpha: float
+    learning_rate: float  # Adam, early stopping on validation loss, learning rate halved on plateaus
+    batch_size: int
+    epochs: int
+    patience: int
+    reduce_lr_patience: int
     max_shift: int = 0
     intensity_jitter: float = 0.0
-    mixup_alpha: float = 0.3
-    # optimisation: Adam, early stopping on validation loss, learning rate halved on plateaus
-    learning_rate: float = 1e-3
-    batch_size: int = 64
-    epochs: int = 80
-    patience: int = 15
-    reduce_lr_patience: int = 5
     # a cosine decay over all epochs instead, keeping the last epoch's weights (no choice on validation)
     cosine: bool = False
     label_smoothing: float = 0.0
@@ -63,6 +63,18 @@ class Trial:
     ordinal_softness: float = 0.0
     # Graham's fundus preprocessing, 4 * (x - blur_sigma(x)) + 0.5, as three more input channels; 0 = off
     graham_sigma: float = 0.0
+
+
+def base_trial():
+    """The assignment's P2-A recipe, read from ``A4Config``'s defaults, so that "base" follows any change to them."""
+    from .config import A4Config
+
+    config = A4Config()
+    return Trial(filters=tuple(config.cnn_filters), dense_units=config.cnn_dense_units,
+                 dropout_rate=config.cnn_dropout_rate, flip_axes=tuple(config.flip_axes),
+                 max_rotation=config.max_rotation, max_zoom=config.max_zoom, mixup_alpha=config.mixup_alpha,
+                 learning_rate=config.learning_rate, batch_size=config.batch_size, epochs=config.epochs,
+                 patience=config.patience, reduce_lr_patience=config.reduce_lr_patience)
 
 
 SETTINGS = {
@@ -121,7 +133,7 @@ def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None)
 
     from .model import build_custom_cnn_for_task
 
-    trial = dataclasses.replace(Trial(), **SETTINGS[name][1], **({"epochs": epochs} if epochs else {}))
+    trial = dataclasses.replace(base_trial(), **SETTINGS[name][1], **({"epochs": epochs} if epochs else {}))
     data = _load(data_kind, data_dir)
     classes = data.num_outputs
     targets = data.targets(data.y_train)
@@ -133,7 +145,8 @@ def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None)
     if trial.graham_sigma:
         x_train, x_val, x_test = (graham_channels(x, trial.graham_sigma) for x in (x_train, x_val, x_test))
     set_seed(seed)
-    train = augmented_dataset(x_train, targets, trial.batch_size, seed, flip_axes=(0, 1), max_shift=trial.max_shift,
+    train = augmented_dataset(x_train, targets, trial.batch_size, seed, flip_axes=trial.flip_axes,
+                              max_shift=trial.max_shift,
                               intensity_jitter=trial.intensity_jitter, max_rotation=trial.max_rotation,
                               max_zoom=trial.max_zoom)
     if trial.mixup_alpha:
