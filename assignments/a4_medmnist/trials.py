@@ -146,9 +146,8 @@ def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None)
         x_train, x_val, x_test = (graham_channels(x, trial.graham_sigma) for x in (x_train, x_val, x_test))
     set_seed(seed)
     train = augmented_dataset(x_train, targets, trial.batch_size, seed, flip_axes=trial.flip_axes,
-                              max_shift=trial.max_shift,
-                              intensity_jitter=trial.intensity_jitter, max_rotation=trial.max_rotation,
-                              max_zoom=trial.max_zoom)
+                              max_shift=trial.max_shift, intensity_jitter=trial.intensity_jitter,
+                              max_rotation=trial.max_rotation, max_zoom=trial.max_zoom)
     if trial.mixup_alpha:
         train = mixup_batches(train, trial.mixup_alpha, seed + 1)
 
