@@ -276,15 +276,21 @@ def test_malformed_files_give_clear_errors(tmp_path):
 def test_trials_study_runs_a_setting_and_writes_its_summary(tmp_path):
     from assignments.a4_medmnist.trials import main
 
-    assert main(["base", "--data", "sample", "--epochs", "1", "--seeds", "1", "--jobs", "1",
+    assert main(["base", "resnet", "--data", "sample", "--epochs", "1", "--seeds", "1", "--jobs", "2",
                  "--runs-dir", str(tmp_path)]) == 0
     (folder,) = (tmp_path / f"{ASSIGNMENT}_trials").iterdir()
     rows = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]
-    assert [(row["setting"], row["seed"], row["epochs_run"]) for row in rows] == [("base", 1, 1)]
+    assert sorted((row["setting"], row["seed"], row["epochs_run"]) for row in rows) == [("base", 1, 1),
+                                                                                        ("resnet", 1, 1)]
     assert rows[0]["dataset"] == "retinamnist-sample-synthetic" and 0.0 <= rows[0]["test_auc"] <= 1.0
     assert (folder / "base_s1" / "test_scores.npz").is_file()
+    import keras
+
+    assert keras.models.load_model(folder / "resnet_s1" / "best.keras", compile=False).name == "resnet"
+    assert keras.models.load_model(folder / "base_s1" / "best.keras", compile=False).name == "custom_cnn"
     summary = (folder / "summary.md").read_text()
-    assert "| base | the assignment's defaults | 1 |" in summary and "| all trials |" in summary
+    assert "| base | the assignment's defaults | 1 |" in summary and "| resnet |" in summary
+    assert "| all trials | the ensemble of every trial above | 2 |" in summary
     assert "not to choose a setting" in summary
 
 

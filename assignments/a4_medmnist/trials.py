@@ -1,6 +1,6 @@
-"""How far the P2-A custom CNN gets on RetinaMNIST (28 px): training settings x seeds, and their ensembles.
+"""How far the from-scratch models get on RetinaMNIST (28 px): training settings x seeds, and their ensembles.
 
-    python -m assignments.a4_medmnist.trials                         every setting, seeds 1 and 2 (about 1.5 h, 2 cores)
+    python -m assignments.a4_medmnist.trials                         every setting, seeds 1 and 2 (about 50 min)
     python -m assignments.a4_medmnist.trials base small --seeds 1,2,3
     python -m assignments.a4_medmnist.trials --list                  the settings and what each changes
     python -m assignments.a4_medmnist.trials base --data sample --epochs 1    a quick check on the synthetic file
@@ -37,8 +37,8 @@ DATASET, SIZE = "retinamnist", 28
 
 @dataclasses.dataclass(frozen=True)
 class Trial:
-    """One training recipe for the custom CNN. ``base_trial`` fills the first block from ``A4Config``'s P2-A
-    defaults; the knobs after it are the study's own and are off by default."""
+    """One training recipe (for the custom CNN unless ``architecture`` says otherwise). ``base_trial`` fills the
+    first block from ``A4Config``'s P2-A defaults; the knobs after it are the study's own and are off by default."""
 
     filters: tuple
     dense_units: int
@@ -63,6 +63,8 @@ class Trial:
     ordinal_softness: float = 0.0
     # Graham's fundus preprocessing, 4 * (x - blur_sigma(x)) + 0.5, as three more input channels; 0 = off
     graham_sigma: float = 0.0
+    # "resnet": problem 3's ResNet (A4Config's resnet_* defaults) trained with the same recipe
+    architecture: str = "custom_cnn"
 
 
 def base_trial():
@@ -94,6 +96,7 @@ SETTINGS = {
                 {"learning_rate": 3e-4, "patience": 25, "reduce_lr_patience": 8}),
     "graham_sigma_1": ("Graham preprocessing (sigma 1 px) as extra channels", {"graham_sigma": 1.0}),
     "graham_sigma_2": ("Graham preprocessing (sigma 2 px) as extra channels", {"graham_sigma": 2.0}),
+    "resnet": ("problem 3's ResNet instead of the custom CNN", {"architecture": "resnet"}),
 }
 
 
@@ -131,7 +134,8 @@ def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None)
     from common.reproducibility import set_seed
     from common.train import fit_model, predict_scores, recalibrate_batch_norm
 
-    from .model import build_custom_cnn_for_task
+    from .config import A4Config
+    from .model import build_custom_cnn_for_task, build_resnet_for_task
 
     trial = dataclasses.replace(base_trial(), **SETTINGS[name][1], **({"epochs": epochs} if epochs else {}))
     data = _load(data_kind, data_dir)
@@ -152,8 +156,13 @@ def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None)
         train = mixup_batches(train, trial.mixup_alpha, seed + 1)
 
     def build():
-        model = build_custom_cnn_for_task(x_train.shape[1:], classes, data.task, trial.filters, trial.dense_units,
-                                          trial.dropout_rate)
+        if trial.architecture == "resnet":
+            config = A4Config()
+            model = build_resnet_for_task(x_train.shape[1:], classes, data.task, config.resnet_blocks,
+                                          config.resnet_filters, config.resnet_dropout_rate)
+        else:
+            model = build_custom_cnn_for_task(x_train.shape[1:], classes, data.task, trial.filters,
+                                              trial.dense_units, trial.dropout_rate)
         rate = trial.learning_rate
         if trial.cosine:
             steps = trial.epochs * int(np.ceil(len(x_train) / trial.batch_size))
@@ -218,7 +227,7 @@ def summarise(out_dir, results, task="ordinal"):
     columns = {"setting": "setting", "change": "change from the defaults", "seeds": "trials",
                "val_auc": "val AUC", "test_auc": "test AUC", "test_accuracy": "test ACC",
                "ensemble_val_auc": "ensemble val AUC", "ensemble_test": "ensemble test AUC / ACC"}
-    return (f"# RetinaMNIST ({SIZE} px) trials of the P2-A custom CNN\n\n"
+    return (f"# RetinaMNIST ({SIZE} px) trials of the from-scratch models\n\n"
             f"Data: {results[0]['dataset']}. Mean ± standard deviation over seeds; an ensemble averages the "
             "probabilities of its trials. Test scores are shown to measure the spread and the ceiling, not to "
             "choose a setting.\n\n" + markdown_table(rows, columns) + "\n")
