@@ -16,6 +16,7 @@ from pathlib import Path
 
 from common.augment import augmented_dataset, mixup_batches
 from common.evaluate import evaluate_predictions
+from common.models.transfer import copy_weights_by_name
 from common.profiling import count_parameters
 from common.report import RunFolder
 from common.reproducibility import set_seed
@@ -194,9 +195,7 @@ def problem2_vgg16(config, run_folder, strategy, data):
                                      trainable_blocks=trainable_blocks, image_size=config.vgg_image_size,
                                      dense_units=config.vgg_dense_units)
         if start_from is not None:  # fine-tuning continues from the trained head (and the same backbone)
-            for layer in start_from.layers:
-                if layer.weights:
-                    model.get_layer(layer.name).set_weights(layer.get_weights())
+            copy_weights_by_name(start_from, model)
         return compile_for_task(model, data.task, data.num_outputs, learning_rate, positive_weights)
 
     frozen = _train("p2_vgg16_frozen", lambda: build(0, config.vgg_learning_rate), data, config, run_folder,

@@ -8,6 +8,7 @@ stem and max-pool would shrink the image to 7 px before the first block; the Ima
 """
 
 from common.models.layers import classifier_head, conv, conv_bn_relu, global_average_pool, max_pool, spatial_rank
+from common.models.transfer import build_flat_transfer
 from common.tf_setup import import_tensorflow_quietly
 
 import_tensorflow_quietly()
@@ -116,7 +117,7 @@ def build_resnet50_transfer(input_shape, num_classes, weights="imagenet", traina
                             dense_units=256, dropout_rate=0.5, name="resnet50_transfer"):
     """ImageNet ResNet50's convolutional base, built flat, with a global-average-pooling + dense head.
 
-    Built as ``common.models.vgg.build_vgg16_transfer`` is: the base is ``ResNet50(include_top=False,
+    Built by ``common.models.transfer.build_flat_transfer``, as VGG16's is: the base is ``ResNet50(include_top=False,
     weights=None, input_tensor=...)`` inside the classifier (not a nested model, so Grad-CAM reaches
     ``conv5_block3_out``), and pretrained weights are copied layer by layer from a separately built ResNet50.
     Grey images are repeated to three channels and ImageNet's "caffe" preprocessing (BGR, 0-255, mean
@@ -134,30 +135,9 @@ def build_resnet50_transfer(input_shape, num_classes, weights="imagenet", traina
     Returns:
         An uncompiled ``keras.Model`` with softmax outputs (N, num_classes).
     """
-    from common.models.vgg import imagenet_caffe_preprocessing
-
     if not 0 <= trainable_stages <= len(RESNET50_STAGES):
         raise ValueError(f"trainable_stages must be 0-{len(RESNET50_STAGES)}, got {trainable_stages}.")
-    size = image_size or min(input_shape[:2])
-    if size < RESNET50_MIN_SIZE:
-        raise ValueError(f"ResNet50 needs images of at least {RESNET50_MIN_SIZE} px; set image_size (e.g. 64) to "
-                         f"upsample the {input_shape[0]}-px inputs inside the model.")
-    inputs = keras.Input(input_shape, name="image")
-    x = inputs
-    if image_size and tuple(input_shape[:2]) != (image_size, image_size):
-        x = layers.Resizing(image_size, image_size, interpolation="bilinear", name="upsample")(x)
-    x = imagenet_caffe_preprocessing(x)
-    base = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=x)
-    if weights is not None:
-        # Loading the weight file straight into a base that shares its graph with the preprocessing layers
-        # would misalign it; a plain ResNet50 takes the file, and its weights are copied by layer name.
-        pretrained = keras.applications.ResNet50(include_top=False, weights=weights, input_shape=(size, size, 3))
-        for layer in pretrained.layers:
-            if layer.weights:
-                base.get_layer(layer.name).set_weights(layer.get_weights())
-    trainable = tuple(f"{stage}_" for stage in RESNET50_STAGES[len(RESNET50_STAGES) - trainable_stages:])
-    for layer in base.layers:
-        layer.trainable = bool(trainable_stages) and layer.name.startswith(trainable)
-    x = layers.GlobalAveragePooling2D(name="pool")(base.output)
-    outputs = classifier_head(x, num_classes, dense_units=dense_units, dropout_rate=dropout_rate)
-    return keras.Model(inputs, outputs, name=name)
+    trainable = [f"{stage}_" for stage in RESNET50_STAGES[len(RESNET50_STAGES) - trainable_stages:]]
+    return build_flat_transfer(keras.applications.ResNet50, input_shape, num_classes, weights=weights,
+                               trainable_prefixes=trainable, min_size=RESNET50_MIN_SIZE, image_size=image_size,
+                               dense_units=dense_units, dropout_rate=dropout_rate, name=name)

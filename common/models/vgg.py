@@ -8,17 +8,13 @@ layers *into* the classifier (``VGG16(include_top=False, input_tensor=...)``), n
 Grad-CAM can reach its last convolution, and freezes all of it or all but its last block.
 """
 
-import numpy as np
-
 from common.models.layers import classifier_head, conv_bn_relu, global_average_pool, max_pool, spatial_rank
+from common.models.transfer import build_flat_transfer
 from common.tf_setup import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras  # noqa: E402
-from keras import layers  # noqa: E402
 
-# The mean of ImageNet's training images in BGR order, which VGG16's ("caffe") preprocessing subtracts.
-IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)
 VGG16_MIN_SIZE = 32
 
 
@@ -52,21 +48,6 @@ def build_compact_vgg(input_shape, num_classes, block_filters=(16, 32, 64, 128),
     return keras.Model(inputs, outputs, name=name)
 
 
-def imagenet_caffe_preprocessing(x, name="imagenet_preprocessing"):
-    """Map images in [0, 1] with 1 (grey) or 3 (RGB) channels to VGG16's input: BGR, 0-255, ImageNet mean
-    subtracted. A fixed 1x1 convolution does it inside the model, so a saved model needs no outside code."""
-    channels = x.shape[-1]
-    if channels not in (1, 3):
-        raise ValueError(f"ImageNet models take grey or RGB images; got {channels} channels.")
-    kernel = np.zeros((1, 1, channels, 3), dtype=np.float32)
-    for output_channel in range(3):  # BGR output from RGB input; a grey channel feeds all three
-        kernel[0, 0, 0 if channels == 1 else 2 - output_channel, output_channel] = 255.0
-    layer = layers.Conv2D(3, 1, trainable=False, name=name,
-                          kernel_initializer=keras.initializers.Constant(kernel),
-                          bias_initializer=keras.initializers.Constant(-np.array(IMAGENET_BGR_MEAN, np.float32)))
-    return layer(x)
-
-
 def build_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable_blocks=0, image_size=None,
                          dense_units=256, dropout_rate=0.5, name="vgg16_transfer"):
     """ImageNet VGG16's convolutional base (flat) with a global-average-pooling + dense head.
@@ -85,26 +66,7 @@ def build_vgg16_transfer(input_shape, num_classes, weights="imagenet", trainable
     """
     if not 0 <= trainable_blocks <= 5:
         raise ValueError(f"trainable_blocks must be 0-5, got {trainable_blocks}.")
-    inputs = keras.Input(input_shape, name="image")
-    x = inputs
-    size = image_size or input_shape[0]
-    if size < VGG16_MIN_SIZE:
-        raise ValueError(f"VGG16 needs images of at least {VGG16_MIN_SIZE} px; set image_size (e.g. 64) to "
-                         f"upsample the {input_shape[0]}-px inputs inside the model.")
-    if image_size and tuple(input_shape[:2]) != (image_size, image_size):
-        x = layers.Resizing(image_size, image_size, interpolation="bilinear", name="upsample")(x)
-    x = imagenet_caffe_preprocessing(x)
-    base = keras.applications.VGG16(include_top=False, weights=None, input_tensor=x)
-    if weights is not None:
-        # The pretrained weights go into a plain VGG16 and are copied layer by layer: loading them straight
-        # into a base that shares the graph with the preprocessing layers would misalign the weight files.
-        pretrained = keras.applications.VGG16(include_top=False, weights=weights, input_shape=(size, size, 3))
-        for layer in pretrained.layers:
-            if layer.weights:
-                base.get_layer(layer.name).set_weights(layer.get_weights())
-    trainable_prefixes = tuple(f"block{block}" for block in range(6 - trainable_blocks, 6))
-    for layer in base.layers:
-        layer.trainable = bool(trainable_blocks) and layer.name.startswith(trainable_prefixes)
-    x = layers.GlobalAveragePooling2D(name="pool")(base.output)
-    outputs = classifier_head(x, num_classes, dense_units=dense_units, dropout_rate=dropout_rate)
-    return keras.Model(inputs, outputs, name=name)
+    return build_flat_transfer(keras.applications.VGG16, input_shape, num_classes, weights=weights,
+                               trainable_prefixes=[f"block{block}" for block in range(6 - trainable_blocks, 6)],
+                               min_size=VGG16_MIN_SIZE, image_size=image_size, dense_units=dense_units,
+                               dropout_rate=dropout_rate, name=name)
