@@ -28,8 +28,8 @@ def _members(data, label, count):
 
 
 def gradcam_grid(trained, path, per_class, layer_name=None):
-    """One row per class: test images of that class with the Grad-CAM heat map *for that class* on top, and
-    the model's probability for it. Works for 2D models; see ``gradcam_grid_3d`` for volumes."""
+    """One row per class: test examples of that class with the Grad-CAM heat map *for that class* on top, and
+    the model's probability for it. A volume is shown at the axial slice where its heat map peaks."""
     data, model = trained.data, trained.fit.model
     images, titles = [], []
     for label in range(data.num_outputs):
@@ -39,24 +39,13 @@ def gradcam_grid(trained, path, per_class, layer_name=None):
         maps, _ = grad_cam(model, data.x_test[picks], class_index=label, layer_name=layer_name)
         probabilities = model.predict(data.x_test[picks], verbose=0)[:, label]
         for index, heatmap, probability in zip(picks, maps, probabilities):
-            images.append(overlay(data.x_test[index], heatmap))
-            titles.append(f"{_class_label(data, label)}\np={probability:.2f}")
-    return plot_image_grid(np.stack(images) if images else np.zeros((0, 1, 1)), titles, path, columns=per_class)
-
-
-def gradcam_grid_3d(trained, path, per_class, layer_name):
-    """For volumes: per class, test volumes with the axial slice where the class's heat map peaks."""
-    data, model = trained.data, trained.fit.model
-    images, titles = [], []
-    for label in range(data.num_outputs):
-        picks = _members(data, label, per_class)
-        if not len(picks):
-            continue
-        maps, _ = grad_cam(model, data.x_test[picks], class_index=label, layer_name=layer_name)
-        for index, heatmap in zip(picks, maps):
-            depth = int(np.argmax(heatmap.reshape(heatmap.shape[0], -1).max(axis=1)))
-            images.append(overlay(data.x_test[index, depth], heatmap[depth]))
-            titles.append(f"{_class_label(data, label)}\nslice {depth}")
+            title = f"{_class_label(data, label)}\np={probability:.2f}"
+            image = data.x_test[index]
+            if heatmap.ndim == 3:  # a volume (D, H, W)
+                depth = int(np.argmax(heatmap.reshape(heatmap.shape[0], -1).max(axis=1)))
+                image, heatmap, title = image[depth], heatmap[depth], f"{title}, slice {depth}"
+            images.append(overlay(image, heatmap))
+            titles.append(title)
     return plot_image_grid(np.stack(images) if images else np.zeros((0, 1, 1)), titles, path, columns=per_class)
 
 
@@ -90,7 +79,7 @@ def make_figures(config, run_folder, trained, rows, scores, selection):
     if per_class:
         if "p1_cnn3d" in selection:
             chosen = trained[selection["p1_cnn3d"]["chosen"]]
-            figures[f"P1 Grad-CAM: {chosen.name}, per class, slice of the peak"] = gradcam_grid_3d(
+            figures[f"P1 Grad-CAM: {chosen.name}, per class, slice of the peak"] = gradcam_grid(
                 chosen, folder / "gradcam_p1_cnn3d.png", per_class,
                 cnn3d_gradcam_layer(config.cnn3d_filters, config.cnn3d_convs_per_stage))
         if "p2_custom_cnn" in selection:
