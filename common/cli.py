@@ -6,7 +6,7 @@ import sys
 def run_and_print_folder(run, config):
     """Call ``run(config)``; print the run folder as the last line and return 0, or print a clear error and
     return 1 when the data or the run folder is the problem (their messages say how to fix it)."""
-    from common.datasets.download import DataError
+    from common.datasets.files import DataError
     from common.report import RunError
 
     try:

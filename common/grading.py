@@ -339,7 +339,7 @@ def _check_model_files(evidence):
 
 def _check_archive(root):
     """A submission archive's manifest lists every file with its MD5; any difference means it was edited."""
-    from common.datasets.download import md5sum
+    from common.datasets.files import md5sum
 
     manifest, problem = _read_json(root / SUBMISSION_MANIFEST)
     if problem or not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):

@@ -13,7 +13,6 @@ import pytest
 
 from assignments.a2_spect_staging.config import IMBALANCE_STRATEGIES, MODELS, SMOKE, A2Config
 from assignments.a2_spect_staging.data import (
-    class_weights,
     crop_around,
     load_spect_data,
     locate_striatum,
@@ -22,7 +21,8 @@ from assignments.a2_spect_staging.data import (
     read_spect_image,
 )
 from common.config import ConfigError, make_config
-from common.datasets.download import DataError
+from common.datasets.files import DataError
+from common.datasets.splits import class_weights
 from common.datasets.synthetic_spect import severity_band, spect_phantom, write_spect_phantoms
 
 REPO = Path(__file__).resolve().parents[1]

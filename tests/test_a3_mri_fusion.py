@@ -19,7 +19,7 @@ from assignments.a3_mri_fusion.model import (
 )
 from assignments.a3_mri_fusion.train import choose_slice
 from common.config import ConfigError, make_config
-from common.datasets.download import DataError
+from common.datasets.files import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 MODULE = "assignments.a3_mri_fusion"
@@ -134,7 +134,7 @@ def test_choose_slice_finds_the_slice_that_separates_the_classes():
 
 def test_medmnist_and_folder_sources_load_to_one_shape(tmp_path):
     from assignments.a3_mri_fusion.data import load_volumes
-    from common.datasets.medmnist import write_medmnist_samples
+    from common.datasets.synthetic_medmnist import write_medmnist_samples
     from common.datasets.synthetic_mri import write_mri_volume_samples
 
     write_medmnist_samples(tmp_path, flags=("adrenalmnist3d",), per_split=(12, 4, 6))

@@ -24,7 +24,7 @@ from assignments.a4_medmnist.model import (
 )
 from assignments.a4_medmnist.rubric import MODELS, VARIANTS
 from common.config import ConfigError, make_config
-from common.datasets.download import SAMPLE_MANIFEST, DataError, md5sum
+from common.datasets.files import SAMPLE_MANIFEST, DataError, md5sum
 from common.evaluate import evaluate_predictions
 from common.grading import FAIL, PASS, SKIP, grade_folder
 

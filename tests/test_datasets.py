@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from common.datasets.download import DataError, fetch_file, md5sum
+from common.datasets.download import fetch_file
+from common.datasets.files import DataError, md5sum
 from common.datasets.registry import REGISTRY, DatasetInfo, RemoteFile
 from common.datasets.usps import load_usps, read_usps_h5, read_usps_text
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.datasets.download import DataError
 from common.datasets.duplicates import find_duplicates, hamming_distances, perceptual_hashes
+from common.datasets.files import DataError
 from common.datasets.image_folders import list_image_folder, load_image_folder, read_image
 
 

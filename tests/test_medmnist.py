@@ -7,18 +7,11 @@ import numpy as np
 import pytest
 
 from common.datasets import __main__ as datasets_cli
-from common.datasets.download import SAMPLE_MANIFEST, DataError
-from common.datasets.medmnist import (
-    DEFAULT_DOWNLOADS,
-    MEDMNIST,
-    load_medmnist,
-    load_medmnist_npz,
-    medmnist_facts,
-    medmnist_key,
-    to_float_images,
-    write_medmnist_samples,
-)
+from common.datasets.files import SAMPLE_MANIFEST, DataError
+from common.datasets.medmnist import load_medmnist, load_medmnist_npz, to_float_images
+from common.datasets.medmnist_info import DEFAULT_DOWNLOADS, MEDMNIST, medmnist_facts, medmnist_key
 from common.datasets.registry import REGISTRY
+from common.datasets.synthetic_medmnist import write_medmnist_samples
 
 PER_SPLIT = (30, 6, 20)
 

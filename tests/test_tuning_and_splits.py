@@ -25,11 +25,25 @@ def test_empty_options_are_an_error():
 
 
 def test_stratified_split_holds_out_each_class_and_partitions():
-    labels = np.repeat(np.arange(4), [100, 50, 20, 3])
+    labels = np.repeat(np.arange(4), [100, 50, 20, 10])
     keep, held = stratified_split(labels, 0.1, seed=0)
     assert np.array_equal(np.sort(np.concatenate([keep, held])), np.arange(len(labels)))
-    assert np.bincount(labels[held]).tolist() == [10, 5, 2, 1]
+    assert np.all(np.diff(keep) > 0) and np.all(np.diff(held) > 0), "sorted indices"
+    assert np.all(np.abs(np.bincount(labels[held], minlength=4) - np.array([10, 5, 2, 1])) <= 1)
     assert np.array_equal(held, stratified_split(labels, 0.1, seed=0)[1])
+    assert not np.array_equal(held, stratified_split(labels, 0.1, seed=1)[1])
+    with pytest.raises(ValueError, match="class 4 has a single member"):
+        stratified_split(np.append(labels, 4), 0.1)
+
+
+def test_class_weights_balance_the_classes_and_survive_an_absent_one():
+    from common.datasets.splits import class_weights
+
+    labels = np.repeat([0, 1, 2], [20, 7, 3])
+    weights = class_weights(labels, 3)
+    assert [weights[k] * n for k, n in enumerate([20, 7, 3])] == pytest.approx([10.0, 10.0, 10.0])
+    # A class absent from the training labels (possible in a small split) gets weight 1, not a division by zero.
+    assert class_weights(np.repeat([0, 2], [6, 2]), 3) == pytest.approx({0: 8 / 12, 1: 1.0, 2: 2.0})
 
 
 def test_stratified_kfold_partitions_and_keeps_class_proportions():

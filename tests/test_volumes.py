@@ -14,7 +14,7 @@ import pytest
 from pydicom.data import get_testdata_file
 from scipy.ndimage import distance_transform_edt
 
-from common.datasets.download import DataError, md5sum
+from common.datasets.files import DataError, md5sum
 from common.datasets.synthetic_mri import (
     load_anatomy,
     make_mri_case,

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from common.datasets.samples import SAMPLES_DIR, ensure_samples
+from common.datasets.samples import ensure_samples
 from common.datasets.splits import stratified_split
 from common.datasets.usps import load_usps
 from common.evaluate import evaluate_predictions
@@ -35,7 +35,7 @@ REFERENCES = [
 
 
 def _load_data(config):
-    data_dir = ensure_samples("usps", SAMPLES_DIR) if config.data == "sample" else config.data_dir
+    data_dir = ensure_samples("usps") if config.data == "sample" else config.data_dir
     return load_usps(data_dir, data_format=config.data_format)
 
 

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError, read_sample_manifest
+from common.datasets.class_folders import list_labelled_cases
+from common.datasets.files import DataError, read_sample_manifest
 from common.datasets.image_folders import IMAGE_SUFFIXES
+from common.datasets.samples import ensure_samples
 from common.datasets.splits import stratified_split
-from common.datasets.synthetic_spect import ras_to_display, spect_phantom_folder
+from common.datasets.synthetic_spect import SPECT_FOLDER, ras_to_display
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz")
 # Every class needs a test case and at least two training cases (two folds of cross-validation).
@@ -59,49 +61,25 @@ class SpectData:
 # --------------------------------------------------------------------------------------------- listing
 
 
-def _is_case(path):
+def is_spect_case(path):
+    """A case of a class folder: an image file, a ``.nii``/``.nii.gz`` volume, a ``.dcm`` file or a folder holding
+    one DICOM series."""
     name = path.name.lower()
-    if name.startswith("."):
-        return False
     return path.is_dir() or name.endswith(VOLUME_SUFFIXES) or path.suffix.lower() in IMAGE_SUFFIXES
 
 
 def list_cases(source, class_names=None):
     """The cases under ``source`` and their labels: (paths, labels int64 (N,), class_names).
 
-    ``source`` is a folder laid out as ``root/<class>/<case>`` (an image file, a ``.nii``/``.nii.gz`` volume, a
-    ``.dcm`` file or a folder holding one DICOM series) or a CSV file with the columns ``path,label``.
+    ``source`` is a folder laid out as ``root/<class>/<case>`` (see ``is_spect_case``) or a CSV file with the
+    columns ``path,label``.
 
     Raises:
         DataError: the source is missing or malformed, a class folder is missing or empty, or there are fewer
             than two classes.
     """
-    from common.datasets.volumes import _cases_in_csv
-
-    source = Path(source).expanduser()
-    if source.is_file() and source.suffix.lower() == ".csv":
-        paths, labels, class_names = _cases_in_csv(source, list(class_names) if class_names else None)
-    elif source.is_dir():
-        if not class_names:
-            class_names = sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith("."))
-        paths, labels = [], []
-        for label, name in enumerate(class_names):
-            folder = source / name
-            if not folder.is_dir():
-                raise DataError(f"{folder} is missing: expected one folder per class ({', '.join(class_names)}).")
-            cases = sorted(path for path in folder.iterdir() if _is_case(path))
-            if not cases:
-                raise DataError(f"The class folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)}, "
-                                ".nii.gz or DICOM series folders). Add its images or remove the folder.")
-            paths += cases
-            labels += [label] * len(cases)
-    else:
-        raise DataError(f"{source} is neither a folder nor a .csv file. Give root/<stage>/*.png (or .dcm, .nii.gz) "
-                        "or a CSV with the columns path,label.")
-    if len(class_names) < 2:
-        raise DataError(f"{source} has {len(class_names)} class(es) ({', '.join(class_names) or 'none'}); staging "
-                        "needs at least two: one sub-folder (or CSV label) per class.")
-    return [Path(path) for path in paths], np.asarray(labels, dtype=np.int64), list(class_names)
+    return list_labelled_cases(source, is_spect_case, f"images ({', '.join(IMAGE_SUFFIXES)}, .nii.gz or DICOM "
+                                                      "series folders)", class_names)
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -232,13 +210,6 @@ def oversample_indices(labels, seed=0):
     return rng.permutation(np.concatenate(picks)).astype(np.int64)
 
 
-def class_weights(labels, num_classes):
-    """Inverse-frequency weights {label: N / (num_classes * count)}: every class adds the same total weight to
-    the loss (Keras's ``class_weight``; a class absent from ``labels`` gets weight 1)."""
-    counts = np.bincount(labels, minlength=num_classes)
-    return {label: (len(labels) / (num_classes * count) if count else 1.0) for label, count in enumerate(counts)}
-
-
 # ------------------------------------------------------------------------------------------- loading
 
 
@@ -292,8 +263,9 @@ def load_spect_data(config):
         DataError: missing or unusable data; the message names the file or class and the fix.
     """
     if config.data == "synthetic":
-        source = spect_phantom_folder(config.synthetic_counts, tuple(config.synthetic_shape), seed=0,
-                                      volume_every=config.synthetic_volume_every)
+        source = ensure_samples("spect_phantoms", class_counts=tuple(config.synthetic_counts),
+                                shape=tuple(config.synthetic_shape), volume_every=config.synthetic_volume_every
+                                ) / SPECT_FOLDER
     else:
         source = Path(config.data).expanduser()
         if not source.exists():

@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 from common.augment import augmented_dataset
-from common.datasets.download import DataError
-from common.datasets.splits import stratified_kfold, stratified_split
+from common.datasets.files import DataError
+from common.datasets.splits import class_weights, stratified_kfold, stratified_split
 from common.evaluate import evaluate_predictions
 from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_curves, plot_roc_curves
 from common.profiling import count_parameters
@@ -26,7 +26,7 @@ from common.tf_setup import import_tensorflow_quietly
 from common.train import fit_model, get_strategy, predict_scores, recalibrate_batch_norm, set_mixed_precision
 
 from .config import ASSIGNMENT, TRANSFER_MODELS
-from .data import class_weights, load_spect_data, normalize, oversample_indices
+from .data import load_spect_data, normalize, oversample_indices
 from .model import FROM_SCRATCH_CNNS, build_model, compile_classifier, learning_rate_for
 
 tf = import_tensorflow_quietly()

@@ -25,7 +25,7 @@ def view(argv):
     options = parser.parse_args(argv)
     from pathlib import Path
 
-    from common.datasets.download import DataError
+    from common.datasets.files import DataError
     from common.datasets.volumes import load_volume
     from common.planes import display_available, plot_planes, show_planes_interactive
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError, read_sample_manifest
-from common.datasets.samples import SAMPLES_DIR
+from common.datasets.files import DataError, read_sample_manifest
+from common.datasets.samples import ensure_samples
 from common.datasets.splits import stratified_split
 from common.volume_preprocess import preprocess_volume
 
@@ -93,16 +93,13 @@ def _from_volume_dataset(dataset, config, title, source, sample):
 
 
 def _synthetic(config):
-    from common.datasets.synthetic_mri import MRI_TUMOUR_FOLDER, write_mri_volume_samples
+    from common.datasets.synthetic_mri import MRI_TUMOUR_CLASSES, MRI_TUMOUR_FOLDER
     from common.datasets.volumes import load_volume_dataset
 
-    root = SAMPLES_DIR / f"mri_tumour_{config.synthetic_cases_per_class}_per_class"
-    folder = root / MRI_TUMOUR_FOLDER
-    if read_sample_manifest(folder) is None:
-        print(f"[data] writing {2 * config.synthetic_cases_per_class} synthetic volumes to {folder}", flush=True)
-        write_mri_volume_samples(root, cases_per_class=config.synthetic_cases_per_class, seed=0)
+    print(f"[data] synthetic volumes: {2 * config.synthetic_cases_per_class} cases (written on first use)", flush=True)
+    folder = ensure_samples("mri_tumour", cases_per_class=config.synthetic_cases_per_class) / MRI_TUMOUR_FOLDER
     manifest = read_sample_manifest(folder)
-    dataset = load_volume_dataset(folder, class_names=["normal", "tumour"])
+    dataset = load_volume_dataset(folder, class_names=list(MRI_TUMOUR_CLASSES))
     return _from_volume_dataset(dataset, config, manifest["title"], folder, manifest)
 
 

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from common.augment import augmented_dataset
+from common.datasets.splits import class_weights
 from common.evaluate import evaluate_predictions
 from common.gradcam import grad_cam, overlay
 from common.planes import plot_planes
@@ -83,11 +84,6 @@ def _builders(config, volume_shape, num_classes, slice_index):
     }
 
 
-def _class_weights(labels, num_classes):
-    counts = np.bincount(labels, minlength=num_classes)
-    return {label: len(labels) / (num_classes * count) for label, count in enumerate(counts)}
-
-
 def _train(name, build, config, data, run_folder, strategy):
     num_classes = len(data.class_names)
     one_hot = np.eye(num_classes, dtype=np.float32)
@@ -103,7 +99,7 @@ def _train(name, build, config, data, run_folder, strategy):
                      batch_size=config.batch_size, monitor="val_auc", mode="max", patience=config.patience,
                      reduce_lr_patience=config.reduce_lr_patience, strategy=strategy, resume=config.resume,
                      verbose=config.verbose,
-                     class_weight=_class_weights(data.y_train, num_classes) if config.class_weight else None)
+                     class_weight=class_weights(data.y_train, num_classes) if config.class_weight else None)
 
 
 def _evaluate(name, fit, data, run_folder, dataset, config):

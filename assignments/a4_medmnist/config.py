@@ -110,7 +110,7 @@ class A4Config(RunConfig):
 
     def validate(self):
         super().validate()
-        from common.datasets.medmnist import medmnist_facts
+        from common.datasets.medmnist_info import medmnist_facts
 
         if self.data not in ("real", "sample"):
             raise ConfigError(f"--data must be real or sample, not {self.data!r}.")

@@ -10,16 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import read_sample_manifest
-from common.datasets.medmnist import (
-    FOLDER,
-    MEDMNIST,
-    load_medmnist,
-    medmnist_key,
-    to_float_images,
-    write_medmnist_samples,
-)
-from common.datasets.samples import SAMPLES_DIR, ensure_samples
+from common.datasets.medmnist import load_medmnist, to_float_images
+from common.datasets.medmnist_info import medmnist_key
+from common.datasets.samples import ensure_samples
 
 
 @dataclasses.dataclass
@@ -76,17 +69,6 @@ class TaskData:
                 f"{balance}")
 
 
-def sample_data_dir(flag, size):
-    """The sample data root holding the synthetic stand-in for (flag, size), written on first use."""
-    root = ensure_samples("medmnist", SAMPLES_DIR)
-    facts = MEDMNIST[flag]
-    manifest = read_sample_manifest(Path(root) / FOLDER) or {}
-    path = Path(root) / FOLDER / facts.file_name(size)
-    if facts.file_name(size) not in manifest.get("md5", {}) or not path.exists():
-        write_medmnist_samples(root, flags=(medmnist_key(flag, size),))
-    return root
-
-
 def load_task_data(flag, size, config):
     """Load MedMNIST set ``flag`` at ``size`` px as ``TaskData`` (see the module docstring).
 
@@ -95,7 +77,8 @@ def load_task_data(flag, size, config):
             message names the file, the URL and the fix.
     """
     if config.data == "sample":
-        data = load_medmnist(flag, size, data_dir=sample_data_dir(flag, size), download=False)
+        root = ensure_samples("medmnist", flags=(medmnist_key(flag, size),))
+        data = load_medmnist(flag, size, data_dir=root, download=False)
     else:
         data = load_medmnist(flag, size, data_dir=config.data_dir)
     (x_train, y_train), (x_val, y_val), (x_test, y_test) = (data.splits[split] for split in ("train", "val", "test"))

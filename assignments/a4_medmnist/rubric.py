@@ -17,7 +17,7 @@ task: binary for the 3D sets, multi-class (ordinal) for RetinaMNIST, multi-label
 
 import numpy as np
 
-from common.datasets.medmnist import MEDMNIST, medmnist_key
+from common.datasets.medmnist_info import MEDMNIST, medmnist_key
 from common.evaluate import evaluate_predictions
 from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError, read_sample_manifest
 from common.datasets.duplicates import find_duplicates
+from common.datasets.files import DataError, read_sample_manifest
 from common.datasets.image_folders import load_image_folder
 from common.datasets.registry import REGISTRY
-from common.datasets.samples import SAMPLES_DIR, ensure_samples
+from common.datasets.samples import ensure_samples
 from common.datasets.splits import stratified_split
 
 INFO = REGISTRY["brain_tumor_mri"]
@@ -35,7 +35,7 @@ class BrainTumorData:
 
 def dataset_root(config):
     """The folder holding Training/ and Testing/, or a ``DataError`` that says how to get it."""
-    data_dir = ensure_samples("brain_tumor_mri", SAMPLES_DIR) if config.data == "sample" else config.data_dir
+    data_dir = ensure_samples("brain_tumor_mri") if config.data == "sample" else config.data_dir
     root = Path(data_dir) / INFO.folder
     missing = [split for split in ("Training", "Testing") if not (root / split).is_dir()]
     if missing:

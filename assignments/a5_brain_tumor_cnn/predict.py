@@ -46,7 +46,7 @@ def predict_files(model, info, paths):
     """One dict per file: {"file", "class", "probabilities": {name: p}} or {"file", "error"}."""
     import numpy as np
 
-    from common.datasets.download import DataError
+    from common.datasets.files import DataError
     from common.datasets.image_folders import read_image
 
     results, batch, batch_index = [], [], []

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from common.config import default_data_dir
-from common.datasets.download import DataError, fetch_file
+from common.datasets.download import fetch_file
+from common.datasets.files import DataError
 from common.datasets.registry import REGISTRY
 
 

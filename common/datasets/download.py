@@ -4,43 +4,16 @@
 does not match, never overwrites or deletes a file the user put in place, and downloads into a temporary
 folder first, so an interrupted or corrupt download leaves nothing half-written in the cache.
 
-Sample data made by ``common.datasets.samples`` sits in a folder with a ``SAMPLE_DATA.json`` manifest; its
+Sample data (``common.datasets.samples``) sits in a folder with a ``SAMPLE_DATA.json`` manifest; its
 files are verified against that manifest instead of the registry, and reports label them as sample data.
 """
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-SAMPLE_MANIFEST = "SAMPLE_DATA.json"
-
-
-class DataError(RuntimeError):
-    """A data file that is missing, corrupt or malformed; the message names the file and the fix."""
-
-
-def md5sum(path, chunk_size=1 << 20):
-    """The hexadecimal MD5 digest of a file, read in chunks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def read_sample_manifest(folder):
-    """The manifest of a sample-data folder as a dict, or ``None`` for a folder of real data."""
-    manifest = Path(folder) / SAMPLE_MANIFEST
-    if not manifest.exists():
-        return None
-    try:
-        return json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"{manifest} is not a readable sample-data manifest ({error}). Delete the folder "
-                        f"{Path(folder)} and run the command again to regenerate the sample data.") from None
+from common.datasets.files import SAMPLE_MANIFEST, DataError, md5sum, read_sample_manifest
 
 
 def _manual_help(info, remote, folder):

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError
+from common.datasets.class_folders import list_class_folders
+from common.datasets.files import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".dcm")
 
@@ -35,6 +36,11 @@ class ImageFolderData:
     skipped: list
 
 
+def is_image_file(path):
+    """A case of an image class folder: a file with one of ``IMAGE_SUFFIXES``."""
+    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+
+
 def list_image_folder(root, class_names=None):
     """The image files under ``root/<class>/`` and their labels.
 
@@ -48,27 +54,7 @@ def list_image_folder(root, class_names=None):
     Raises:
         DataError: ``root`` is missing, a class folder is missing, or a class folder holds no image file.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(f"{root} does not exist or is not a folder. Expected one sub-folder per class with the "
-                        "images inside, e.g. root/glioma/*.jpg.")
-    if class_names is None:
-        class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-        if not class_names:
-            raise DataError(f"{root} has no class sub-folders. Expected root/<class>/<images>.")
-    paths, labels = [], []
-    for label, name in enumerate(class_names):
-        folder = root / name
-        if not folder.is_dir():
-            raise DataError(f"{folder} is missing: every split needs a folder for each class "
-                            f"({', '.join(class_names)}).")
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise DataError(f"The class folder {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)}). "
-                            "Add its images or remove the folder.")
-        paths.extend(files)
-        labels.extend([label] * len(files))
-    return paths, np.asarray(labels, dtype=np.int64), list(class_names)
+    return list_class_folders(root, is_image_file, f"image files ({', '.join(IMAGE_SUFFIXES)})", class_names)
 
 
 def _dicom_to_uint8(path):

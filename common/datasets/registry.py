@@ -4,10 +4,12 @@ Each entry records where the data comes from (home page and file URLs), how to c
 file), its licence and citation, the task and class names, and the array shapes a loader returns. Loaders,
 ``make data`` and the reports all read these facts from here rather than repeating them.
 
-Files live under ``<DATA_DIR>/<entry.folder>/<file name>``, the same layout as ``../shared/data``.
+Files live under ``<DATA_DIR>/<entry.folder>/<file name>``, one folder per data set.
 """
 
 import dataclasses
+
+from common.datasets import medmnist_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +113,40 @@ REGISTRY = {
     ),
 }
 
-# MedMNIST v2: 18 data sets, each in 2 or 4 image sizes, one entry per (set, size), built from the facts table in
-# medmnist.py. Imported last because that module builds the entries from DatasetInfo and RemoteFile above.
-from common.datasets.medmnist import medmnist_registry_entries  # noqa: E402
 
-REGISTRY.update(medmnist_registry_entries())
+def _medmnist_entries():
+    """One ``DatasetInfo`` per published (flag, size), keyed "retinamnist", "retinamnist_64", ...
+
+    ``default_download`` is True only for ``medmnist_info.DEFAULT_DOWNLOADS``, so that ``make data`` fetches the
+    course's sets and not all 60 files (tens of gigabytes at 224 pixels).
+    """
+    info = medmnist_info
+    entries = {}
+    for flag, facts in info.MEDMNIST.items():
+        for size in facts.sizes:
+            key = info.medmnist_key(flag, size)
+            name, url = facts.file_name(size), facts.url(size)
+            cube = "x".join([str(size)] * facts.dimensions)
+            entries[key] = DatasetInfo(
+                key=key,
+                title=f"{facts.python_class} {cube} (MedMNIST v2)",
+                folder=info.FOLDER,
+                homepage=info.HOMEPAGE,
+                licence=facts.licence,
+                citation=f"{info.MEDMNIST_CITATION}. Source data: {facts.source}; cite its paper as listed on "
+                         f"{info.HOMEPAGE}.",
+                task=facts.task,
+                class_names=facts.labels,
+                shapes={split: (count, *facts.image_shape(size)) for split, count in zip(info.SPLITS, facts.n_samples)},
+                files=(RemoteFile(name, facts.md5[size], url),),
+                # fetch_file already names the URL, the target path and the MD5; add where the file comes from.
+                manual_steps=(f"{name} is one file of the MedMNIST v2 record on Zenodo ({info.ZENODO}); keep its "
+                              "official name in {folder}."),
+                default_download=key in info.DEFAULT_DOWNLOADS,
+            )
+    return entries
+
+
+# MedMNIST v2: 18 data sets, each in 2 or 4 image sizes, one entry per (set, size), built from the facts table
+# in medmnist_info.py.
+REGISTRY.update(_medmnist_entries())

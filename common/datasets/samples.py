@@ -1,32 +1,32 @@
-"""Small sample data sets written in the same on-disk formats as the real ones.
+"""Sample data sets: small copies in the real files' formats, written on first use, read by the real loaders.
 
-``make demo``, ``--smoke`` runs and the tests read these files through the real loaders, so the whole
-pipeline (checksums, parsing, training, reporting) runs without any download. Every sample folder holds a
-``SAMPLE_DATA.json`` manifest (what the data is, what it stands in for, the MD5 of each file); reports made
-from it say at the top that they are not results on the real data set.
+``make demo``, ``--smoke`` runs and the tests read these files through the same loaders as the real data, so
+the whole pipeline (checksums, parsing, training, reporting) runs without any download. Every sample folder
+holds a ``SAMPLE_DATA.json`` manifest (``common.datasets.files``); reports made from it say at the top that they
+are not results on the real data set.
+
+``ensure_samples(name, **options)`` is the one way to get a sample set: it writes the set unless a complete
+copy is there and returns the data root that holds it, laid out like ``DATA_DIR`` (``root/<folder>/...``)::
+
+    load_usps(ensure_samples("usps"))                                   # root/usps/zip.train.gz, ...
+    ensure_samples("spect_phantoms", class_counts=(16, 12, 8)) / "spect_phantoms"   # a class-folder tree
+
+A set whose writer takes options (counts, shapes) gets one root per combination of options, so runs with
+different settings never share or overwrite a set.
 """
 
+import dataclasses
 import gzip
-import json
 from pathlib import Path
 
 import numpy as np
 
-from common.config import REPO_ROOT
-from common.datasets.download import SAMPLE_MANIFEST, md5sum
-
-SAMPLES_DIR = REPO_ROOT / "data" / "samples"
-
-
-def _write_manifest(folder, title, stands_in_for, description, names):
-    manifest = {
-        "title": title,
-        "stands_in_for": stands_in_for,
-        "description": description,
-        "md5": {name: md5sum(folder / name) for name in names},
-    }
-    (folder / SAMPLE_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
+from common.datasets.files import SAMPLES_DIR, read_sample_manifest, write_sample_manifest
+from common.datasets.medmnist_info import DEFAULT_DOWNLOADS, MEDMNIST, parse_medmnist_key
+from common.datasets.synthetic_brain_mri import write_brain_tumor_samples
+from common.datasets.synthetic_medmnist import write_medmnist_samples
+from common.datasets.synthetic_mri import MRI_TUMOUR_FOLDER, write_mri_volume_samples
+from common.datasets.synthetic_spect import SPECT_FOLDER, write_spect_phantoms
 
 
 def write_usps_samples(data_dir=SAMPLES_DIR, test_fraction=0.25, seed=0):
@@ -62,7 +62,7 @@ def write_usps_samples(data_dir=SAMPLES_DIR, test_fraction=0.25, seed=0):
         for split, index in splits.items():
             handle.create_dataset(f"{split}/data", data=images[index])
             handle.create_dataset(f"{split}/target", data=labels[index])
-    _write_manifest(
+    write_sample_manifest(
         folder,
         title="USPS stand-in: scikit-learn 8x8 digits upsampled to 16x16 (sample data, not USPS)",
         stands_in_for="usps",
@@ -74,104 +74,76 @@ def write_usps_samples(data_dir=SAMPLES_DIR, test_fraction=0.25, seed=0):
     return folder
 
 
-SAMPLE_WRITERS = {"usps": write_usps_samples}
+def _write_medmnist(root, flags=DEFAULT_DOWNLOADS):
+    return write_medmnist_samples(root, flags=flags)
 
 
-def ensure_samples(name, data_dir=SAMPLES_DIR):
-    """Write sample data set ``name`` under ``data_dir`` unless a complete copy is already there."""
-    folder = Path(data_dir) / name
-    if not (folder / SAMPLE_MANIFEST).exists():
-        SAMPLE_WRITERS[name](data_dir)
-    return Path(data_dir)
+def _medmnist_complete(folder, manifest, flags=DEFAULT_DOWNLOADS):
+    """Every requested MedMNIST file is listed in the folder's manifest (files are added to it one by one)."""
+    wanted = [MEDMNIST[flag].file_name(size) for flag, size in map(parse_medmnist_key, flags)]
+    return all(name in manifest.get("md5", {}) and (folder / name).exists() for name in wanted)
 
 
-BRAIN_TUMOR_CLASSES = ("glioma", "meningioma", "notumor", "pituitary")
+@dataclasses.dataclass(frozen=True)
+class SampleSet:
+    """One sample set: the folder it fills under its data root, and how to write it."""
+
+    folder: str  # as the real data set's folder under DATA_DIR
+    write: object  # write(root, **options): writes root/folder
+    # Options pick a root of their own (one set per combination); False: one root, the writer adds to it.
+    options_pick_the_root: bool = False
+    # complete(folder, manifest, **options): is what the options ask for already there? Default: a manifest.
+    complete: object = None
+    # Bump when the writer changes, so that an older copy on disk is not reused.
+    version: int = 1
 
 
-def _synthetic_brain_slice(rng, size, label):
-    """A grey axial "slice": skull ring, brain tissue with texture, ventricles, and a class-specific lesion.
+SAMPLE_SETS = {
+    "usps": SampleSet("usps", write_usps_samples),
+    "brain_tumor_mri": SampleSet("brain_tumor_mri", write_brain_tumor_samples),
+    "medmnist": SampleSet("medmnist", _write_medmnist, complete=_medmnist_complete),
+    "spect_phantoms": SampleSet(SPECT_FOLDER, lambda root, **options: write_spect_phantoms(
+        Path(root) / SPECT_FOLDER, **options), options_pick_the_root=True),
+    "mri_tumour": SampleSet(MRI_TUMOUR_FOLDER, write_mri_volume_samples, options_pick_the_root=True),
+}
 
-    glioma: an irregular bright mass inside one hemisphere; meningioma: a round bright mass against the skull;
-    pituitary: a small bright mass at the skull base, near the midline; notumor: no mass.
+
+def _option_text(value):
+    if isinstance(value, list | tuple):
+        return "x".join(_option_text(item) for item in value)
+    return str(value)
+
+
+def sample_root(name, data_dir=SAMPLES_DIR, **options):
+    """The data root of sample set ``name`` with ``options`` (see ``ensure_samples``), written or not."""
+    if name not in SAMPLE_SETS:
+        raise ValueError(f"Unknown sample set {name!r}; the sample sets are {', '.join(SAMPLE_SETS)}.")
+    sample_set = SAMPLE_SETS[name]
+    if not (sample_set.options_pick_the_root and options):
+        return Path(data_dir)
+    text = "_".join(f"{key}-{_option_text(value)}" for key, value in sorted(options.items()))
+    return Path(data_dir) / f"{name}_v{sample_set.version}_{text}"
+
+
+def ensure_samples(name, data_dir=SAMPLES_DIR, **options):
+    """Write sample set ``name`` (one of ``SAMPLE_SETS``) under ``data_dir`` unless a complete copy is there.
+
+    Args:
+        name: "usps", "brain_tumor_mri", "medmnist" (option ``flags``: registry keys such as "retinamnist" or
+            "adrenalmnist3d_64"), "spect_phantoms" (options of ``synthetic_spect.write_spect_phantoms``) or
+            "mri_tumour" (options of ``synthetic_mri.write_mri_volume_samples``).
+        data_dir: the sample-data root (default: the git-ignored ``data/samples/``).
+        options: passed to the set's writer.
+
+    Returns:
+        The data root holding the set as ``root/<SAMPLE_SETS[name].folder>/``.
     """
-    from scipy.ndimage import gaussian_filter
-
-    yy, xx = np.mgrid[0:size, 0:size] / size - 0.5
-    ry, rx = rng.uniform(0.38, 0.44), rng.uniform(0.32, 0.38)
-    radius = (yy / ry) ** 2 + (xx / rx) ** 2
-    image = np.zeros((size, size))
-    image[(radius > 0.82) & (radius <= 1.0)] = 0.9  # skull and scalp
-    brain = radius <= 0.82
-    texture = gaussian_filter(rng.normal(size=(size, size)), size / 40)
-    image[brain] = 0.45 + 0.15 * texture[brain] / (np.abs(texture).max() + 1e-6)
-    for side in (-1, 1):  # lateral ventricles
-        image[((yy + 0.02) / 0.12) ** 2 + ((xx - side * 0.05) / 0.03) ** 2 <= 1] = 0.15
-    if label != "notumor":
-        if label == "glioma":
-            side = rng.choice([-1, 1])
-            cy, cx, r = rng.uniform(-0.15, 0.15), side * rng.uniform(0.1, 0.2), rng.uniform(0.07, 0.11)
-        elif label == "meningioma":
-            angle = rng.uniform(0, 2 * np.pi)
-            cy, cx, r = 0.7 * ry * np.sin(angle), 0.7 * rx * np.cos(angle), rng.uniform(0.05, 0.08)
-        else:
-            cy, cx, r = rng.uniform(0.2, 0.26), rng.uniform(-0.03, 0.03), rng.uniform(0.03, 0.045)
-        irregularity = 0.35 if label == "glioma" else 0.05  # gliomas infiltrate; the others are smooth
-        wobble = 1 + irregularity * np.sin(5 * np.arctan2(yy - cy, xx - cx) + rng.uniform(0, 6))
-        lesion = np.hypot(yy - cy, xx - cx) <= r * wobble
-        image[lesion & brain] = rng.uniform(0.85, 1.0)
-    image = gaussian_filter(image, 0.8) + rng.normal(0, 0.03, size=image.shape)
-    return (np.clip(image, 0, 1) * 255).astype(np.uint8)
-
-
-def write_brain_tumor_samples(data_dir=SAMPLES_DIR, train_per_class=30, test_per_class=10, seed=0):
-    """Write a small synthetic stand-in for the Kaggle Brain Tumor MRI set in its folder layout.
-
-    ``brain_tumor_mri/{Training,Testing}/<class>/*.jpg`` (a few PNGs and RGB JPEGs too, sizes 160-256 px), with
-    two training images copied byte for byte into Testing, as the real set has such duplicates.
-    """
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    folder = Path(data_dir) / "brain_tumor_mri"
-    written = []
-    for split, count in (("Training", train_per_class), ("Testing", test_per_class)):
-        for label in BRAIN_TUMOR_CLASSES:
-            class_folder = folder / split / label
-            class_folder.mkdir(parents=True, exist_ok=True)
-            for index in range(count):
-                size = int(rng.integers(160, 257))
-                image = Image.fromarray(_synthetic_brain_slice(rng, size, label))
-                if index % 7 == 3:
-                    image = image.convert("RGB")  # the real set mixes grey and RGB-encoded files
-                suffix = ".png" if index % 11 == 5 else ".jpg"
-                name = f"{split[:2]}-{label[:2]}_{index:04d}{suffix}"
-                image.save(class_folder / name)
-                written.append(class_folder / name)
-    for label in ("glioma", "pituitary"):  # planted leakage: exact copies of training files in Testing
-        source = folder / "Training" / label / f"Tr-{label[:2]}_0000.jpg"
-        (folder / "Testing" / label / f"Te-{label[:2]}_copy.jpg").write_bytes(source.read_bytes())
-        written.append(folder / "Testing" / label / f"Te-{label[:2]}_copy.jpg")
-    _write_manifest(
-        folder,
-        title="Synthetic brain-MRI slices (sample data, not the Kaggle Brain Tumor MRI set)",
-        stands_in_for="brain_tumor_mri",
-        description=("Computer-generated axial 'slices' (skull, textured brain, ventricles) with a class-specific "
-                     "bright mass: glioma inside a hemisphere, meningioma against the skull, pituitary at the skull "
-                     "base, none for notumor. For demos and tests only: numbers measured on it are not results."),
-        names=[str(path.relative_to(folder)) for path in written],
-    )
-    return folder
-
-
-SAMPLE_WRITERS["brain_tumor_mri"] = write_brain_tumor_samples
-
-
-def _write_default_medmnist_samples(data_dir=SAMPLES_DIR):
-    """The course's MedMNIST sets (RetinaMNIST, ChestMNIST, NoduleMNIST3D, AdrenalMNIST3D 28 and 64) as samples."""
-    # Imported here: common.datasets.medmnist imports this module for _write_manifest and SAMPLES_DIR.
-    from common.datasets.medmnist import write_medmnist_samples
-
-    return write_medmnist_samples(data_dir)
-
-
-SAMPLE_WRITERS["medmnist"] = _write_default_medmnist_samples
+    root = sample_root(name, data_dir, **options)
+    sample_set = SAMPLE_SETS[name]
+    folder = root / sample_set.folder
+    manifest = read_sample_manifest(folder)
+    complete = manifest is not None and (sample_set.complete is None or
+                                         sample_set.complete(folder, manifest, **options))
+    if not complete:
+        sample_set.write(root, **options)
+    return root

@@ -1,55 +1,51 @@
-"""Splitting labelled data without leaking the test split into training or model selection."""
+"""Splitting labelled data without leaking the test split into training or model selection, and weighing its
+classes: thin wrappers over scikit-learn that return sorted index arrays and explain a split that cannot be made.
+"""
 
 import numpy as np
 
 
 def stratified_split(labels, fraction, seed=0):
-    """Indices (keep, held_out) that hold out ``fraction`` of every class.
+    """Indices (keep, held_out) that hold out about ``fraction`` of every class (scikit-learn's
+    ``train_test_split(..., stratify=labels)``).
 
     Args:
         labels: int array of shape (N,).
-        fraction: share of each class to hold out, in (0, 1).
+        fraction: share to hold out, in (0, 1); each class gives about that share (a class with fewer than
+            about 1 / fraction members may give none).
         seed: seed for the shuffle; the same seed gives the same split.
 
     Returns:
         Two sorted int arrays that together cover range(N) exactly once.
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 1), or a class with a single member (it cannot be on both sides).
     """
+    from sklearn.model_selection import train_test_split
+
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fraction must lie strictly between 0 and 1, not {fraction}.")
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    held_out = []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        rng.shuffle(members)
-        count = int(round(len(members) * fraction))
-        if len(members) > 1:
-            count = min(max(count, 1), len(members) - 1)
-        held_out.append(members[:count])
-    held_out = np.sort(np.concatenate(held_out))
-    keep = np.setdiff1d(np.arange(len(labels)), held_out)
-    return keep, held_out
+    classes, counts = np.unique(labels, return_counts=True)
+    if (counts < 2).any():
+        raise ValueError(f"class {classes[counts < 2][0]} has a single member; a stratified split needs at least "
+                         "two of every class. Collect more samples of it or leave it out.")
+    keep, held_out = train_test_split(np.arange(len(labels)), test_size=fraction, stratify=labels,
+                                      random_state=seed)
+    return np.sort(keep), np.sort(held_out)
 
 
 def stratified_kfold(labels, folds, seed=0):
-    """Stratified k-fold cross-validation: ``folds`` pairs (train, held_out) of sorted index arrays.
-
-    Every class's members are shuffled (seeded) and dealt to the folds in turn, so each fold holds every class
-    in about its overall proportion (fold sizes per class differ by at most one), and each index is held out
-    in exactly one fold.
-
-    Args:
-        labels: int array of shape (N,).
-        folds: number of folds, at least 2.
-        seed: seed for the shuffle; the same seed gives the same folds.
-
-    Returns:
-        A list of ``folds`` tuples (train_indices, held_out_indices).
+    """Stratified k-fold cross-validation (scikit-learn's ``StratifiedKFold``, shuffled): ``folds`` pairs
+    (train, held_out) of sorted index arrays; each index is held out in exactly one fold, and each fold holds
+    every class in about its overall proportion.
 
     Raises:
         ValueError: ``folds`` < 2, or a class has fewer members than ``folds`` (some fold would hold none of
             it); the message names the class and how to fix it.
     """
+    from sklearn.model_selection import StratifiedKFold
+
     labels = np.asarray(labels)
     if int(folds) != folds or folds < 2:
         raise ValueError(f"folds must be an integer of at least 2, not {folds}.")
@@ -59,14 +55,20 @@ def stratified_kfold(labels, folds, seed=0):
         listed = ", ".join(f"class {label} has {count}" for label, count in too_small)
         raise ValueError(f"{folds}-fold cross-validation needs at least {folds} samples of every class, but {listed}. "
                          f"Use fewer folds (at most {int(counts.min())}) or collect more samples of that class.")
-    rng = np.random.default_rng(seed)
-    assignment = np.empty(len(labels), dtype=np.int64)
-    offset = 0
-    for label in classes:
-        members = np.flatnonzero(labels == label)
-        rng.shuffle(members)
-        # Start each class where the previous one stopped, so the larger folds are not always the first ones.
-        assignment[members] = (np.arange(len(members)) + offset) % folds
-        offset = (offset + len(members)) % folds
-    everything = np.arange(len(labels))
-    return [(everything[assignment != fold], everything[assignment == fold]) for fold in range(folds)]
+    splitter = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
+    return [(np.sort(train), np.sort(held_out)) for train, held_out in splitter.split(np.zeros(len(labels)), labels)]
+
+
+def class_weights(labels, num_classes):
+    """Inverse-frequency weights {label: N / (K * count)} for Keras's ``class_weight`` (scikit-learn's
+    ``compute_class_weight("balanced")`` over the K classes present): every present class adds the same total
+    weight to the loss. A class absent from ``labels`` gets weight 1 (it adds nothing either way)."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = np.asarray(labels).reshape(-1)
+    present = np.unique(labels)
+    weights = {label: 1.0 for label in range(int(num_classes))}
+    if present.size:
+        balanced = compute_class_weight("balanced", classes=present, y=labels)
+        weights.update({int(label): float(weight) for label, weight in zip(present, balanced)})
+    return weights

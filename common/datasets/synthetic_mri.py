@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError
-from common.datasets.samples import SAMPLES_DIR, _write_manifest
+from common.datasets.files import SAMPLES_DIR, DataError, write_sample_manifest
 
 MRI_TUMOUR_CLASSES = ("normal", "tumour")
 MRI_TUMOUR_FOLDER = "mri_tumour"
@@ -324,7 +323,7 @@ def write_mri_volume_samples(data_dir=SAMPLES_DIR, cases_per_class=12, seed=0, s
         writer.writerow(["path", "label", "lesion_kind", "lesion_x_mm", "lesion_y_mm", "lesion_z_mm",
                          "radius_x_mm", "radius_y_mm", "radius_z_mm"])
         writer.writerows(rows)
-    _write_manifest(
+    write_sample_manifest(
         folder,
         title="Synthetic 3D brain-MRI tumour volumes (sample data, not patient data)",
         stands_in_for="mri_tumour",

@@ -45,11 +45,10 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.samples import SAMPLES_DIR, _write_manifest
+from common.datasets.files import write_sample_manifest
 
-SPECT_FOLDER_PREFIX = "spect_phantoms"
-# Bump when the phantoms change, so that an older copy under data/samples/ is not reused.
-PHANTOM_VERSION = 1
+# The folder of the phantom set under its sample-data root (see common.datasets.samples).
+SPECT_FOLDER = "spect_phantoms"
 DEFAULT_SHAPE = (109, 91)
 GREY_PER_COUNT = 0.64
 BACKGROUND = 1.0
@@ -287,7 +286,7 @@ def write_spect_phantoms(folder, class_counts=(150, 100, 50), class_names=None, 
         writer.writeheader()
         writer.writerows(rows)
     counts_text = ", ".join(f"{count} {name}" for name, count in zip(class_names, class_counts))
-    _write_manifest(
+    write_sample_manifest(
         staging,
         title=f"Synthetic DaTscan-like SPECT phantoms ({counts_text}; sample data, not patient data)",
         stands_in_for="spect_staging",
@@ -305,13 +304,4 @@ def write_spect_phantoms(folder, class_counts=(150, 100, 50), class_names=None, 
         shutil.rmtree(staging, ignore_errors=True)
         if not folder.exists():
             raise
-    return folder
-
-
-def spect_phantom_folder(class_counts, shape=DEFAULT_SHAPE, seed=0, volume_every=20, data_dir=SAMPLES_DIR):
-    """The sample-data folder for these settings under ``data_dir``, written on first use."""
-    counts = "-".join(str(int(count)) for count in class_counts)
-    folder = Path(data_dir) / f"{SPECT_FOLDER_PREFIX}_v{PHANTOM_VERSION}_{counts}_{shape[0]}x{shape[1]}_seed{seed}"
-    if not folder.exists():
-        write_spect_phantoms(folder, class_counts, shape=shape, seed=seed, volume_every=volume_every)
     return folder

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError, fetch_file, md5sum, read_sample_manifest
+from common.datasets.download import fetch_file
+from common.datasets.files import DataError, md5sum, read_sample_manifest
 from common.datasets.registry import REGISTRY
 
 IMAGE_SIDE = 16

@@ -31,14 +31,14 @@ harmless ones (a README or DICOMDIR next to the slices, slightly uneven slice st
 ``VolumeWarning``. Run ``python -m common.datasets.volumes PATH`` to load a volume and print its geometry.
 """
 
-import csv
 import dataclasses
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from common.datasets.download import DataError
+from common.datasets.class_folders import list_labelled_cases
+from common.datasets.files import DataError, list_names
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 VOLUME_FILE_SUFFIXES = (".nii", ".nii.gz", ".npy", ".dcm")
@@ -225,12 +225,6 @@ def _slices_of(path, dataset):
     return records
 
 
-def _list_names(names, limit=6):
-    names = [str(name) for name in names]
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
-
-
 def _read_folder(folder):
     """The DICOM image datasets under ``folder`` (recursively) as (path, dataset), warning about other files."""
     import pydicom
@@ -259,7 +253,7 @@ def _read_folder(folder):
             images.append((path, dataset))
     if skipped:
         warnings.warn(f"{folder}: skipped {len(skipped)} file(s) that are not DICOM images: "
-                      f"{_list_names(skipped)}.", VolumeWarning, stacklevel=3)
+                      f"{list_names(skipped)}.", VolumeWarning, stacklevel=3)
     if not images:
         raise DataError(f"{folder} holds no DICOM image files ({len(paths)} file(s) looked at). Point to the folder "
                         "that holds the slice files of one series.")
@@ -286,7 +280,7 @@ def _require_same(folder, slices, key, describe, what):
     for item in slices:
         groups.setdefault(key(item), []).append(item.name)
     if len(groups) > 1:
-        lines = [f"  {describe(value)}: {_list_names(names, 4)}" for value, names in groups.items()]
+        lines = [f"  {describe(value)}: {list_names(names, 4)}" for value, names in groups.items()]
         raise DataError(f"{folder}: the slices do not share one {what}, so they cannot be stacked into a volume. "
                         "Remove the files that do not belong to the series (a localizer, a reformat, a "
                         "different acquisition):\n" + "\n".join(lines))
@@ -309,7 +303,7 @@ def _slice_steps(folder, slices, normal):
             repeated = [item.name for item, nxt in zip(slices, slices[1:]) if item.instance == nxt.instance]
             if len(set(instances)) < len(instances):
                 raise DataError(f"{folder}: several slices share one InstanceNumber and have no position: "
-                                f"{_list_names(repeated)}. Remove the duplicated files.")
+                                f"{list_names(repeated)}. Remove the duplicated files.")
         step = slices[0].thickness or 1.0
         warnings.warn(f"{folder}: slices sorted by {how}; the slice spacing {step} mm comes from SliceThickness "
                       "and cannot be checked for missing slices.", VolumeWarning, stacklevel=3)
@@ -324,7 +318,7 @@ def _slice_steps(folder, slices, normal):
     same = np.flatnonzero(steps < _SAME_POSITION_MM)
     if same.size:
         pairs = [f"{slices[i].name} and {slices[i + 1].name} (at {heights[i]:.2f} mm)" for i in same]
-        raise DataError(f"{folder}: {same.size} pair(s) of slices share one position: {_list_names(pairs, 4)}. "
+        raise DataError(f"{folder}: {same.size} pair(s) of slices share one position: {list_names(pairs, 4)}. "
                         "Either files were copied twice (delete the copies) or the series holds several images "
                         "per position (echoes, time points, diffusion directions): split it into one folder per "
                         "echo or time point.")
@@ -339,7 +333,7 @@ def _slice_steps(folder, slices, normal):
     uneven = np.flatnonzero(np.abs(steps - median) > _STEP_TOLERANCE * median)
     if uneven.size:
         pairs = [f"{slices[i].name} -> {slices[i + 1].name}: {steps[i]:.4g} mm" for i in uneven]
-        warnings.warn(f"{folder}: uneven slice steps (median {median:.4g} mm): {_list_names(pairs, 4)}. The median "
+        warnings.warn(f"{folder}: uneven slice steps (median {median:.4g} mm): {list_names(pairs, 4)}. The median "
                       "is used as the slice spacing; the volume is slightly distorted along the slice axis.",
                       VolumeWarning, stacklevel=3)
     return median
@@ -462,51 +456,9 @@ class VolumeDataset:
     skipped: list
 
 
-def _cases_in_folders(root, class_names):
-    if class_names is None:
-        class_names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    paths, labels = [], []
-    for label, name in enumerate(class_names):
-        folder = root / name
-        if not folder.is_dir():
-            raise DataError(f"{folder} is missing: expected one folder per class ({', '.join(class_names)}).")
-        cases = sorted(p for p in folder.iterdir() if not p.name.startswith(".") and (
-            p.is_dir() or _nifti_name(p) or p.suffix.lower() in VOLUME_FILE_SUFFIXES))
-        if not cases:
-            raise DataError(f"The class folder {folder} holds no volumes (NIfTI/NumPy files or DICOM series folders). "
-                            "Add its cases or remove the folder.")
-        paths.extend(cases)
-        labels.extend([label] * len(cases))
-    return paths, labels, list(class_names)
-
-
-def _cases_in_csv(manifest, class_names):
-    try:
-        with open(manifest, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-            columns = rows[0].keys() if rows else []
-    except (OSError, UnicodeDecodeError, csv.Error) as error:
-        raise DataError(f"{manifest} cannot be read as a CSV file ({error}).") from None
-    if not rows or not {"path", "label"} <= {column.strip() for column in columns if column}:
-        raise DataError(f"{manifest} must have a header line with the columns path,label and one row per case "
-                        f"(found columns: {', '.join(c for c in columns if c) or 'none'}). Paths are relative to "
-                        "the CSV's folder.")
-    rows = [{key.strip(): (value or "").strip() for key, value in row.items() if key} for row in rows]
-    if class_names is None:
-        class_names = sorted({row["label"] for row in rows})
-    unknown = sorted({row["label"] for row in rows} - set(class_names))
-    if unknown:
-        raise DataError(f"{manifest} has labels {unknown} that are not in class_names {list(class_names)}.")
-    paths = [(manifest.parent / row["path"]) for row in rows]
-    missing = [str(path) for path in paths if not path.exists()]
-    if missing:
-        raise DataError(f"{manifest} lists {len(missing)} file(s) that do not exist (paths are relative to "
-                        f"{manifest.parent}): {_list_names(missing, 10)}.")
-    labels = [list(class_names).index(row["label"]) for row in rows]
-    for label, name in enumerate(class_names):
-        if label not in labels:
-            raise DataError(f"{manifest} has no case of class {name!r}.")
-    return paths, labels, list(class_names)
+def is_volume_case(path):
+    """A case of a volume class folder: a NIfTI / NumPy / DICOM file, or a folder holding one DICOM series."""
+    return path.is_dir() or bool(_nifti_name(path)) or path.suffix.lower() in VOLUME_FILE_SUFFIXES
 
 
 def load_volume_dataset(root_or_csv, class_names=None):
@@ -527,17 +479,8 @@ def load_volume_dataset(root_or_csv, class_names=None):
             listed files are missing, or a class is left with no readable case.
     """
     source = Path(root_or_csv)
-    if source.is_file() and source.suffix.lower() == ".csv":
-        paths, labels, class_names = _cases_in_csv(source, class_names)
-    elif source.is_dir():
-        paths, labels, class_names = _cases_in_folders(source, class_names)
-    else:
-        raise DataError(f"{source} does not exist or is neither a folder nor a .csv file. Expected "
-                        "root/<class>/<case>.nii.gz (or DICOM folders root/<class>/<case>/), or a CSV with the "
-                        "columns path,label.")
-    if len(class_names) < 2:
-        raise DataError(f"{source} has {len(class_names)} class(es) ({', '.join(class_names) or 'none'}); a "
-                        "classification set needs at least two. Expected one sub-folder (or label) per class.")
+    paths, labels, class_names = list_labelled_cases(
+        source, is_volume_case, "volumes (NIfTI/NumPy files or DICOM series folders)", class_names)
     volumes, kept, skipped = [], [], []
     for index, path in enumerate(paths):
         try:
@@ -546,7 +489,6 @@ def load_volume_dataset(root_or_csv, class_names=None):
         except DataError as error:
             skipped.append((str(path), str(error)))
             warnings.warn(f"skipped the unreadable case {path}: {error}", VolumeWarning, stacklevel=2)
-    labels = np.asarray(labels, dtype=np.int64)
     kept_labels = labels[kept]
     for label, name in enumerate(class_names):
         if not np.any(kept_labels == label):
