@@ -10,9 +10,10 @@ precision / recall / F1 and the confusion matrix for the four kinds of task in t
 - "multi-label": y_true (N, L) in {0, 1}; y_score (N, L) per-label probabilities. AUC is the mean of the
   per-label AUCs and accuracy the mean per-label accuracy at a 0.5 threshold (the MedMNIST convention).
 
-AUC is computed here from the Mann-Whitney rank statistic (ties counted half), without scikit-learn, and
-the tests check that it agrees with scikit-learn. A class with no positive or no negative example has no
-AUC; it is left out of the average and listed under ``auc_undefined_for``.
+The numbers come from scikit-learn (``roc_auc_score``, ``confusion_matrix``, ``precision_recall_fscore_support``);
+this module only shapes the inputs by task and the outputs into one JSON-ready dict, so that every assignment
+and the grader score predictions the same way. A class with no positive or no negative example has no AUC; it
+is left out of the average and listed under ``auc_undefined_for``.
 """
 
 import numpy as np
@@ -20,47 +21,30 @@ import numpy as np
 TASKS = ("binary", "multi-class", "ordinal", "multi-label")
 
 
-def _rankdata(values):
-    """Average ranks (1-based) of a 1-D array, ties sharing the mean of their ranks."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    boundaries = np.flatnonzero(np.diff(sorted_values)) + 1
-    starts = np.concatenate(([0], boundaries))
-    ends = np.concatenate((boundaries, [len(values)]))
-    for start, end in zip(starts, ends):
-        ranks[order[start:end]] = (start + end + 1) / 2.0
-    return ranks
-
-
 def binary_auc(y_true, y_score):
     """ROC-AUC of scores ``y_score`` (N,) for binary labels ``y_true`` (N,); NaN if only one class occurs."""
+    from sklearn.metrics import roc_auc_score
+
     y_true = np.asarray(y_true).astype(bool).ravel()
-    y_score = np.asarray(y_score, dtype=np.float64).ravel()
-    n_positive = int(y_true.sum())
-    n_negative = y_true.size - n_positive
-    if n_positive == 0 or n_negative == 0:
+    if y_true.all() or not y_true.any():
         return float("nan")
-    ranks = _rankdata(y_score)
-    return float((ranks[y_true].sum() - n_positive * (n_positive + 1) / 2.0) / (n_positive * n_negative))
+    return float(roc_auc_score(y_true, np.asarray(y_score, dtype=np.float64).ravel()))
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
     """Counts of shape (C, C): rows are true classes, columns predicted classes."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
-    return matrix
+    from sklearn.metrics import confusion_matrix as sklearn_confusion_matrix
+
+    return sklearn_confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
 
 
-def _per_class_from_confusion(matrix):
-    true_positive = np.diag(matrix).astype(np.float64)
-    predicted = matrix.sum(axis=0).astype(np.float64)
-    actual = matrix.sum(axis=1).astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, true_positive / predicted, 0.0)
-        recall = np.where(actual > 0, true_positive / actual, 0.0)
-        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
-    return precision, recall, f1, actual.astype(np.int64)
+def _per_class(y_true, y_pred, labels):
+    """Precision, recall, F1 and support per label (0 where undefined, as the MedMNIST evaluator counts them)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                                     zero_division=0.0)
+    return precision, recall, f1, support.astype(np.int64)
 
 
 def _normalise_inputs(y_true, y_score, task):
@@ -114,8 +98,8 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
         matrices = [confusion_matrix(y_true[:, k], predicted[:, k], 2) for k in range(num_classes)]
         per_class = {}
         for k, name in enumerate(names):
-            precision, recall, f1, _ = _per_class_from_confusion(matrices[k])
-            per_class[name] = {"precision": float(precision[1]), "recall": float(recall[1]), "f1": float(f1[1]),
+            precision, recall, f1, _ = _per_class(y_true[:, k], predicted[:, k], [1])
+            per_class[name] = {"precision": float(precision[0]), "recall": float(recall[0]), "f1": float(f1[0]),
                                "support": int(y_true[:, k].sum()), "auc": _float_or_none(per_class_auc[k]),
                                "accuracy": float(per_label_accuracy[k])}
         accuracy = float(per_label_accuracy.mean())
@@ -126,7 +110,7 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
     else:
         predicted = y_score.argmax(axis=1)
         matrix = confusion_matrix(y_true, predicted, num_classes)
-        precision, recall, f1, support = _per_class_from_confusion(matrix)
+        precision, recall, f1, support = _per_class(y_true, predicted, np.arange(num_classes))
         per_class_auc = np.array([binary_auc(y_true == k, y_score[:, k]) for k in range(num_classes)])
         if task == "binary":
             # Binary AUC is the AUC of the positive class; the negative class's is the same number.

@@ -92,3 +92,65 @@ def test_roc_points_match_sklearn():
     np.testing.assert_allclose(fpr, expected_fpr)
     np.testing.assert_allclose(tpr, expected_tpr)
     assert np.trapezoid(tpr, fpr) == pytest.approx(skm.roc_auc_score(y_true, y_score))
+
+
+def _fixed_cases():
+    """Seeded inputs with ties, an absent class and an all-negative label, one per task."""
+    rng = np.random.default_rng(2026)
+
+    def probabilities(n, c):
+        logits = np.exp(rng.normal(size=(n, c)))
+        return logits / logits.sum(axis=1, keepdims=True)
+
+    y = rng.integers(0, 4, 120)
+    scores = probabilities(120, 4)
+    scores[np.arange(60), y[:60]] += 0.8
+    scores = np.round(scores / scores.sum(axis=1, keepdims=True), 2)
+    binary = rng.integers(0, 2, 90)
+    binary_scores = np.round(np.clip(0.3 * binary + 0.7 * rng.random(90), 0, 1), 2)
+    ordinal = np.array([0, 0, 1, 1, 3, 3, 0, 1])
+    ordinal_scores = probabilities(8, 4)
+    labels = rng.integers(0, 2, (70, 5))
+    labels[:, 4] = 0
+    label_scores = np.round(np.clip(0.25 * labels + 0.75 * rng.random((70, 5)), 0, 1), 2)
+    return {"multi-class": (y, scores), "binary": (binary, binary_scores), "ordinal": (ordinal, ordinal_scores),
+            "multi-label": (labels, label_scores)}
+
+
+# What the suite's own Mann-Whitney evaluator gave on these inputs before it became a wrapper over scikit-learn
+# (accuracy, AUC, balanced accuracy, macro F1, classes without an AUC).
+BEFORE_SCIKIT_LEARN = {
+    "multi-class": (0.6166666666666667, 0.7406986255835367, 0.6117408906882591, 0.6139132553606238, []),
+    "binary": (0.7444444444444445, 0.8968253968253969, 0.7395833333333333, 0.7405689936082215, []),
+    "ordinal": (0.25, 0.6, 0.27777777777777773, 0.18333333333333335, ["2"]),
+    "multi-label": (0.6457142857142857, 0.7926089149000772, 0.5821636125044847, 0.530683735378571, ["4"]),
+}
+
+
+@pytest.mark.parametrize("task", list(BEFORE_SCIKIT_LEARN))
+def test_numbers_are_those_of_the_earlier_evaluator(task):
+    y_true, y_score = _fixed_cases()[task]
+    result = evaluate_predictions(y_true, y_score, task)
+    accuracy, auc, balanced, macro_f1, undefined = BEFORE_SCIKIT_LEARN[task]
+    assert (result["accuracy"], result["auc"], result["balanced_accuracy"], result["macro_f1"]) == pytest.approx(
+        (accuracy, auc, balanced, macro_f1), abs=1e-12)
+    assert result["auc_undefined_for"] == undefined
+
+
+def test_macro_roc_curve_has_the_area_of_the_macro_auc():
+    """The curve a multi-class ROC figure draws has the area its legend gives: the evaluator's macro AUC."""
+    from common.plots import _one_vs_rest, macro_roc_curve
+
+    y_true, y_score = _fixed_cases()["multi-class"]
+    curves = [roc_curve_points(truth, score) for _, truth, score in _one_vs_rest(y_true, y_score, "multi-class",
+                                                                                 list("abcd"))]
+    fpr, tpr = macro_roc_curve(curves)
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= -1e-12) and tpr[-1] == pytest.approx(1.0)
+    macro = evaluate_predictions(y_true, y_score, "multi-class")["auc"]
+    assert np.trapezoid(tpr, fpr) == pytest.approx(macro, abs=1e-12)
+    labels, label_scores = _fixed_cases()["multi-label"]
+    curves = [roc_curve_points(truth, score) for _, truth, score in _one_vs_rest(labels, label_scores, "multi-label",
+                                                                                 list("vwxyz"))]
+    fpr, tpr = macro_roc_curve(curves)
+    assert np.trapezoid(tpr, fpr) == pytest.approx(evaluate_predictions(labels, label_scores, "multi-label")["auc"],
+                                                   abs=1e-12)
