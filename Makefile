@@ -59,7 +59,7 @@ assignment1 assignment2 assignment3 assignment4 assignment5: $(INSTALLED)
 # Grading and the student workflow (see README, "Grading" and "Your own project").
 grade: $(INSTALLED)
 	@test -n "$(RUN)" || { echo 'usage: make grade RUN=runs/<assignment>/<timestamp> (or a .zip, or a folder of runs) [ARGS="--csv grades.csv"]'; exit 2; }
-	$(PY) -m common.grading $(RUN) $(ARGS)
+	$(PY) -m assignments grade $(RUN) $(ARGS)
 
 new-assignment: $(INSTALLED)
 	@test -n "$(NAME)" -a -n "$(FROM)" || { echo 'usage: make new-assignment NAME=my_project FROM=1'; exit 2; }

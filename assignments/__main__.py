@@ -1,35 +1,22 @@
-"""The suite's launcher: ``python -m assignments {list,run,demo}``.
+"""The suite's launcher: ``python -m assignments {list,run,demo,grade,new,submit}``.
 
     python -m assignments list              the five assignments and whether each is built
     python -m assignments run 1 [ARGS...]   run assignment 1 with its own flags (make assignment1 ARGS=...)
     python -m assignments demo              every built assignment with --smoke, then where the reports are
+    python -m assignments grade RUN ...     score runs or submissions against their rubrics (make grade RUN=...)
     python -m assignments new NAME --from 1 copy an assignment to start your own project (make new-assignment)
     python -m assignments submit 1          pack its code and latest finished run for grading (make submit)
 """
 
 import argparse
-import importlib.util
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from assignments.catalogue import ASSIGNMENTS, is_built, rubric_for
 from common.config import default_runs_dir
-
-# Number -> (package under assignments/, title). A package that does not exist yet is "not implemented".
-ASSIGNMENTS = {
-    1: ("a1_usps_fcnet", "USPS digits with a compact fully-connected network"),
-    2: ("a2_spect_staging", "SPECT Parkinson's-disease staging"),
-    3: ("a3_mri_fusion", "3D MRI tumour detection: single slice, late / early fusion, 3D ResNet"),
-    4: ("a4_medmnist", "MedMNIST: 3D CNN, transfer learning, Grad-CAM, quantization, ResNet"),
-    5: ("a5_brain_tumor_cnn", "Kaggle brain-tumour MRI CNN"),
-}
-
-
-def is_built(number):
-    package, _ = ASSIGNMENTS[number]
-    return importlib.util.find_spec(f"assignments.{package}") is not None
 
 
 def run_assignment(number, args):
@@ -78,9 +65,9 @@ def demo():
 
 def _demo_grade(run_folder):
     """The grader's verdict on a demo run (sample data, so its floors are skipped)."""
-    from common.grading import grade_folder, write_score_sheet
+    from common.grading import grade, write_score_sheet
 
-    sheet = grade_folder(run_folder, allow_sample=True)
+    sheet = grade(run_folder, rubric_for, allow_sample=True)
     write_score_sheet(sheet, run_folder)
     summary = sheet.to_dict()
     return f"grade {summary['verdict']} {summary['score']}"
@@ -95,6 +82,14 @@ def main(argv=None):
     runner.add_argument("number", help="1-5, or the package name of a copy made with `new`")
     runner.add_argument("args", nargs=argparse.REMAINDER)
     commands.add_parser("demo", help="run every built assignment on sample data")
+    grader = commands.add_parser("grade", help="score run folders or submission archives against their rubrics")
+    grader.add_argument("paths", nargs="+", help="run folders, submission .zip files, or folders holding them")
+    grader.add_argument("--assignment", help="grade with this assignment's rubric (number or package name), "
+                                             "e.g. for a renamed copy; default: the one the run names")
+    grader.add_argument("--allow-sample", action="store_true",
+                        help="grade a sample-data run (demo): its 'real data' item and the floors are skipped")
+    grader.add_argument("--csv", help="write one line per run to this CSV (default with several runs: grades.csv)")
+    grader.add_argument("--out", help="write the score sheets here instead of into each run folder")
     new = commands.add_parser("new", help="copy an assignment folder under a new package name")
     new.add_argument("name", help="the new package name, e.g. my_project")
     new.add_argument("--from", dest="source", required=True, help="the assignment to copy: 1-5 or a package name")
@@ -106,6 +101,8 @@ def main(argv=None):
     options = parser.parse_args(argv)
     if options.command in ("new", "submit"):
         return _workflow(options)
+    if options.command == "grade":
+        return _grade(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if options.command == "list":
         for number, (package, title) in ASSIGNMENTS.items():
@@ -115,6 +112,17 @@ def main(argv=None):
     if options.command == "run":
         return run_assignment(options.number, options.args)
     return demo()
+
+
+def _grade(options):
+    from common.grading import grade_paths
+
+    try:
+        return grade_paths(options.paths, rubric_for, options.assignment, options.allow_sample, options.out,
+                           options.csv)
+    except FileNotFoundError as error:
+        print(f"python -m assignments grade: error: {error}", file=sys.stderr)
+        return 2
 
 
 def _workflow(options):

@@ -19,6 +19,8 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+from assignments.catalogue import ASSIGNMENTS
+
 ASSIGNMENTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = ASSIGNMENTS_DIR.parent
 SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")
@@ -30,8 +32,6 @@ class WorkflowError(RuntimeError):
 
 def resolve_package(name_or_number):
     """The package name under ``assignments/`` for ``"1"`` .. ``"5"`` or a package name (copies included)."""
-    from assignments.__main__ import ASSIGNMENTS
-
     text = str(name_or_number).strip().rstrip("/").split("/")[-1]
     if text.isdigit() and int(text) in ASSIGNMENTS:
         text = ASSIGNMENTS[int(text)][0]

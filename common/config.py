@@ -16,9 +16,14 @@ and can read a whole configuration back from a run folder's ``config.json`` (``-
 import argparse
 import dataclasses
 import difflib
+import inspect
+import io
 import json
 import os
+import re
 import sys
+import textwrap
+import tokenize
 import typing
 from pathlib import Path
 
@@ -114,6 +119,59 @@ class _Parser(argparse.ArgumentParser):
         )
 
 
+_FIELD_LINE = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*)\s*:")
+
+
+def _class_comments(cls):
+    """{field: (own comment, inline comment, paragraph comment, field that carries the paragraph comment)} from
+    the source of one dataclass: a block of ``#`` lines right above a field is its own comment, a ``#`` comment
+    at the end of its line its inline one; a field without its own comment takes the last block above it in the
+    same paragraph (no blank line between), which often documents a group of fields."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    inline = {}
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT and token.line.strip() != token.string.strip():
+                inline[token.start[0]] = token.string.lstrip("#").strip()
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return {}
+    comments, block, paragraph, paragraph_owner = {}, [], "", None
+    for number, line in enumerate(source.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped:
+            block, paragraph, paragraph_owner = [], "", None
+            continue
+        if stripped.startswith("#"):
+            block.append(stripped.lstrip("#").strip())
+            continue
+        match = _FIELD_LINE.match(line)
+        if match and match.group(1) in getattr(cls, "__dataclass_fields__", {}):
+            name, own = match.group(1), " ".join(block)
+            if own:
+                paragraph, paragraph_owner = own, name
+            comments[name] = (own, inline.get(number, ""), paragraph, paragraph_owner)
+        block = []
+    return comments
+
+
+def field_help(config_cls):
+    """{field: help text}: each field's comment in its config class's source (see ``_class_comments``)."""
+    texts = {}
+    for cls in reversed(config_cls.__mro__):
+        for name, (own, inline, paragraph, owner) in _class_comments(cls).items():
+            if own:
+                text = " ".join(part for part in (own, inline) if part)
+            elif paragraph:
+                text = " ".join(part for part in (inline, f"(see {_flag(owner)})") if part)
+            else:
+                text = inline
+            texts[name] = text
+    return texts
+
+
 def build_parser(config_cls, prog, description=""):
     """An ``argparse`` parser with one flag per field of ``config_cls``."""
     parser = _Parser(prog=prog, description=description, allow_abbrev=False,
@@ -122,10 +180,14 @@ def build_parser(config_cls, prog, description=""):
                         help="read settings from a JSON file (e.g. a run folder's config.json); flags win")
     hints = typing.get_type_hints(config_cls)
     defaults = config_cls()
+    comments = field_help(config_cls)
     for field in dataclasses.fields(config_cls):
         kind, is_tuple = _base_type(hints[field.name])
         default = getattr(defaults, field.name)
-        help_text = f"(default: {default})" if not is_tuple else f"(default: {','.join(map(str, default))})"
+        default_text = f"(default: {default})" if not is_tuple else f"(default: {','.join(map(str, default))})"
+        # argparse %-formats help texts, so a literal % in a comment is doubled.
+        help_text = " ".join(part for part in (comments.get(field.name, ""), default_text) if part).replace("%",
+                                                                                                           "%%")
         if kind is bool and not is_tuple:
             parser.add_argument(_flag(field.name), dest=field.name, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=help_text)

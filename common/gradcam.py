@@ -73,12 +73,10 @@ def grad_cam(model, inputs, class_index=None, layer_name=None, resize_to=None):
 
 
 def _resize(cams, spatial_shape):
-    """Linear resize of (N, *small) maps to (N, *spatial_shape)."""
-    from scipy.ndimage import zoom
+    """Linear resize of (N, *small) maps to (N, *spatial_shape), with the suite's one resampler."""
+    from common.volume_preprocess import resample
 
-    factors = [target / size for target, size in zip(spatial_shape, cams.shape[1:])]
-    resized = np.stack([zoom(cam, factors, order=1) for cam in cams])
-    return np.clip(resized, 0.0, 1.0)
+    return np.clip(np.stack([resample(cam, spatial_shape) for cam in cams]), 0.0, 1.0)
 
 
 def overlay(image, heatmap, alpha=0.4):

@@ -1,22 +1,23 @@
-"""Grading a run folder against its assignment's rubric, from the evidence in the folder itself.
+"""Grading a run folder against a rubric, from the evidence in the folder itself.
 
-Each assignment declares a ``RUBRIC`` in ``assignments/<name>/rubric.py``: the artefacts a submission must
-hold, the metric floors, and the rules. ``grade_run(path)`` checks one run folder (or a submission archive
-made by ``make submit``) and returns a ``ScoreSheet``: every item pass / fail / skip with its evidence (the
-number, the file). It never trusts the numbers in ``metrics.json``: every reported result is re-scored from
-the saved test predictions (``predictions/<model>_<split>.npz``), and the floors are checked on the
-re-scored values, so a hand-edited ``metrics.json`` fails the item it changed.
+A ``Rubric`` lists the artefacts a submission must hold, the metric floors, and the rules. Each assignment
+declares its own in ``assignments/<name>/rubric.py``; ``assignments`` finds the rubric of a run, and this
+module only applies one. ``grade_folder(path, rubric)`` checks one run folder and returns a ``ScoreSheet``:
+every item pass / fail / skip with its evidence (the number, the file). ``grade(path, rubric_for)`` does the
+same for a run folder or a submission archive made by ``make submit``, asking ``rubric_for`` for the rubric
+the run names. The grader never trusts the numbers in ``metrics.json``: every reported result is re-scored
+from the saved predictions (``common.results``), and the floors are checked on the re-scored values, so a
+hand-edited ``metrics.json`` fails the item it changed.
 
 Nothing in a run folder can make the grader crash: a missing or unreadable file, an unknown assignment or
 a tampered archive becomes a failed item in the score sheet.
 
-    python -m common.grading runs/a1_usps_fcnet/20261126-101500          # one run: grade.md + grade.json
-    python -m common.grading submissions/ --csv grades.csv               # every run / archive below a folder
+    python -m assignments grade runs/a1_usps_fcnet/20261126-101500        # one run: grade.md + grade.json
+    python -m assignments grade submissions/ --csv grades.csv             # every run / archive below a folder
 """
 
 import dataclasses
 import fnmatch
-import importlib
 import json
 import tempfile
 import zipfile
@@ -24,8 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from common.evaluate import TASKS, evaluate_predictions
-from common.report import METRICS_FILE, markdown_table, to_json_ready, write_json
+from common.atomic import to_json_ready, write_json, write_text
+from common.datasets.files import md5sum
+from common.evaluate import evaluate_predictions
+from common.report import markdown_table
+from common.results import load_predictions, prediction_file, row_problems
+from common.run import CONFIG_FILE, METRICS_FILE
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
 SUBMISSION_MANIFEST = "MANIFEST.json"
@@ -55,7 +60,7 @@ class Rubric:
     """
 
     title: str
-    task: str  # the evaluator's task for rows that name none: "binary", "multi-class", "ordinal" or "multi-label"
+    tasks: tuple  # the evaluator's tasks a result row of this assignment may name (each row is re-scored as its own)
     artefacts: tuple  # glob patterns relative to the run folder, each must match at least one file
     floors: tuple = ()
     test_sizes: dict = dataclasses.field(default_factory=dict)  # split -> number of test labels on real data
@@ -135,22 +140,6 @@ def chosen_on_validation(candidates, chosen, what):
     return PASS, f"chose {chosen!r}, the best on validation ({scores})"
 
 
-def load_rubric(assignment):
-    """The ``RUBRIC`` of an assignment given by number (1-5) or package name; ``LookupError`` if none."""
-    from assignments.__main__ import ASSIGNMENTS
-
-    name = str(assignment)
-    if name.isdigit() and int(name) in ASSIGNMENTS:
-        name = ASSIGNMENTS[int(name)][0]
-    try:
-        module = importlib.import_module(f"assignments.{name}.rubric")
-    except ImportError as error:
-        known = ", ".join(package for package, _ in ASSIGNMENTS.values())
-        raise LookupError(f"no rubric for assignment {assignment!r} ({error}); known assignments: {known}. "
-                          "For a renamed copy, pass --assignment with the assignment it was copied from.") from None
-    return name, module.RUBRIC
-
-
 def _read_json(path):
     try:
         return json.loads(Path(path).read_text()), None
@@ -160,10 +149,14 @@ def _read_json(path):
         return None, f"{Path(path).name} is unreadable: {error}"
 
 
-def _assignment_of(run_path, metrics):
+def assignment_of(run_path):
+    """The assignment a run folder names in its ``metrics.json``, else its parent folder's name
+    (``runs/<assignment>/<timestamp>``)."""
+    run_path = Path(run_path)
+    metrics, _ = _read_json(run_path / METRICS_FILE)
     if isinstance(metrics, dict) and isinstance(metrics.get("assignment"), str):
         return metrics["assignment"]
-    return run_path.parent.name  # runs/<assignment>/<timestamp>
+    return run_path.parent.name
 
 
 def _check_artefacts(run_path, rubric):
@@ -176,40 +169,35 @@ def _check_artefacts(run_path, rubric):
     return items
 
 
-def _load_predictions(path):
-    with np.load(path, allow_pickle=False) as data:
-        return data["y_true"], data["y_score"], [str(name) for name in data["class_names"]]
-
-
 def _rescore_rows(evidence, rubric):
-    """One item per reported result: re-score its saved predictions and compare with metrics.json.
-
-    A row that names its own ``task`` (assignment 4 scores a binary 3D set and a multi-label or multi-class 2D set
-    in one run) is re-scored as that task; other rows use the rubric's.
-    """
+    """One item per reported result: re-score its saved predictions, as the task the row names, and compare with
+    metrics.json. A run can score several tasks (assignment 4 scores a binary 3D set and a multi-class or
+    multi-label 2D set), so each row carries its own."""
     items, labels_by_split = [], {}
     rows = evidence.metrics.get("results") if isinstance(evidence.metrics, dict) else None
     if not isinstance(rows, list) or not rows:
         return [Item("results reported", FAIL, f"{METRICS_FILE} has no 'results' list")], labels_by_split
     for row in rows:
-        if not isinstance(row, dict):
-            items.append(Item("result row", FAIL, f"not a mapping: {row!r}"))
+        problems = row_problems(row)
+        name = f"re-score {row.get('model')} on {row.get('split')}" if isinstance(row, dict) else "result row"
+        if problems:
+            items.append(Item(name, FAIL, f"the row in {METRICS_FILE} {'; '.join(problems)}"))
             continue
-        model, split = str(row.get("model")), str(row.get("split"))
-        name = f"re-score {model} on {split}"
-        prediction_file = evidence.path / "predictions" / f"{model}_{split}.npz"
-        task = row.get("task", rubric.task)
-        if task not in TASKS:
-            items.append(Item(name, FAIL, f"{METRICS_FILE} gives task {task!r}; the grader knows {', '.join(TASKS)}"))
+        model, split, task = str(row["model"]), str(row["split"]), row["task"]
+        if task not in rubric.tasks:
+            items.append(Item(name, FAIL, f"{METRICS_FILE} gives task {task!r}; this assignment's results are "
+                                          f"{' or '.join(rubric.tasks)}"))
             continue
+        path = prediction_file(evidence.path, model, split)
         try:
-            y_true, y_score, class_names = _load_predictions(prediction_file)
+            y_true, y_score, class_names = load_predictions(path)
             scored = evaluate_predictions(y_true, y_score, task, class_names or None)
         except FileNotFoundError:
-            items.append(Item(name, FAIL, f"predictions/{prediction_file.name} is missing"))
+            items.append(Item(name, FAIL, f"predictions/{path.name} is missing"))
             continue
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
-            items.append(Item(name, FAIL, f"predictions/{prediction_file.name} cannot be scored: {error}"))
+        except Exception as error:  # noqa: BLE001 (a damaged file raises zlib, zip, OS or value errors; all fail)
+            items.append(Item(name, FAIL, f"predictions/{path.name} cannot be scored: {type(error).__name__}: "
+                                          f"{error}"))
             continue
         evidence.rescored[(model, split)] = scored
         labels_by_split.setdefault(split, []).append((model, y_true))
@@ -278,16 +266,12 @@ def _check_floors(evidence, rubric, sample, allow_sample):
     return items
 
 
-def grade_folder(run_path, assignment=None, allow_sample=False):
-    """Grade one run folder; returns a ``ScoreSheet`` (never raises for problems in the folder)."""
+def grade_folder(run_path, rubric, name, allow_sample=False):
+    """Grade one run folder of assignment ``name`` against ``rubric``; returns a ``ScoreSheet`` (never raises for
+    problems in the folder)."""
     run_path = Path(run_path)
     metrics, metrics_problem = _read_json(run_path / METRICS_FILE)
-    name = assignment or _assignment_of(run_path, metrics)
-    try:
-        name, rubric = load_rubric(name)
-    except LookupError as error:
-        return ScoreSheet(str(run_path), str(name), [Item("assignment known", FAIL, str(error))])
-    config, config_problem = _read_json(run_path / "config.json")
+    config, config_problem = _read_json(run_path / CONFIG_FILE)
     evidence = Evidence(run_path, config if isinstance(config, dict) else None,
                         metrics if isinstance(metrics, dict) else None)
     items = [Item("assignment known", PASS, f"{name}: {rubric.title}")]
@@ -339,8 +323,6 @@ def _check_model_files(evidence):
 
 def _check_archive(root):
     """A submission archive's manifest lists every file with its MD5; any difference means it was edited."""
-    from common.datasets.files import md5sum
-
     manifest, problem = _read_json(root / SUBMISSION_MANIFEST)
     if problem or not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         return None, Item("archive manifest", FAIL, problem or "MANIFEST.json has no 'files' mapping")
@@ -355,8 +337,9 @@ def _check_archive(root):
     return manifest, Item("archive manifest", PASS, f"{len(manifest['files'])} files match their MD5s")
 
 
-def grade_archive(archive, assignment=None, allow_sample=False):
-    """Grade a submission archive made by ``make submit`` (code + run folder + manifest)."""
+def grade_archive(archive, rubric_for, assignment=None, allow_sample=False):
+    """Grade a submission archive made by ``make submit`` (code + run folder + manifest); ``rubric_for`` as for
+    ``grade``."""
     archive = Path(archive)
     with tempfile.TemporaryDirectory(prefix="grade-") as temporary:
         root = Path(temporary)
@@ -375,7 +358,7 @@ def grade_archive(archive, assignment=None, allow_sample=False):
             return ScoreSheet(str(archive), str(assignment or "unknown"),
                               [manifest_item, Item("run folder in archive", FAIL, f"found {len(runs)} under run/")])
         name = assignment or (manifest or {}).get("rubric") or (manifest or {}).get("assignment")
-        sheet = grade_folder(runs[0], name, allow_sample)
+        sheet = _grade_named(runs[0], rubric_for, name or assignment_of(runs[0]), allow_sample)
         sheet.run = f"{archive}:{runs[0].name}"
         sheet.items.insert(0, manifest_item)
         return sheet
@@ -398,12 +381,28 @@ def find_runs(path):
     return found
 
 
-def grade(path, assignment=None, allow_sample=False):
-    """Grade a run folder or a ``.zip`` submission."""
+def _grade_named(run_path, rubric_for, name, allow_sample):
+    try:
+        name, rubric = rubric_for(name)
+    except LookupError as error:
+        return ScoreSheet(str(run_path), str(name), [Item("assignment known", FAIL, str(error))])
+    return grade_folder(run_path, rubric, name, allow_sample)
+
+
+def grade(path, rubric_for, assignment=None, allow_sample=False):
+    """Grade a run folder or a ``.zip`` submission.
+
+    Args:
+        path: a run folder or a submission archive.
+        rubric_for: a function ``name -> (assignment name, Rubric)`` for the assignment a run names (or
+            ``assignment``); it raises ``LookupError`` for an unknown one, which becomes a failed item.
+        assignment: grade with this assignment's rubric instead of the one the run names (a renamed copy).
+        allow_sample: a sample-data run (a demo) skips the "real data" item and the floors.
+    """
     path = Path(path)
     if path.is_file():
-        return grade_archive(path, assignment, allow_sample)
-    return grade_folder(path, assignment, allow_sample)
+        return grade_archive(path, rubric_for, assignment, allow_sample)
+    return _grade_named(path, rubric_for, assignment or assignment_of(path), allow_sample)
 
 
 def write_score_sheet(sheet, folder, stem="grade"):
@@ -411,7 +410,7 @@ def write_score_sheet(sheet, folder, stem="grade"):
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     write_json(folder / f"{stem}.json", to_json_ready(sheet.to_dict()))
-    (folder / f"{stem}.md").write_text(sheet.to_markdown())
+    write_text(folder / f"{stem}.md", sheet.to_markdown())
     return folder / f"{stem}.md"
 
 
@@ -440,30 +439,27 @@ def write_csv(sheets, path):
     return path
 
 
-def main(argv=None):
-    import argparse
+def grade_paths(paths, rubric_for, assignment=None, allow_sample=False, out=None, csv=None):
+    """Grade every run folder and archive at or below ``paths``; write each score sheet (into the run folder,
+    beside the archive, or into ``out``), print one line per run and its failed items, and write the CSV
+    (``csv``, or grades.csv for several runs). Returns the exit status: 0 when every run passed.
 
-    parser = argparse.ArgumentParser(prog="python -m common.grading", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", help="run folders, submission .zip files, or folders holding them")
-    parser.add_argument("--assignment", help="grade with this assignment's rubric (number or package name), "
-                                             "e.g. for a renamed copy; default: the one the run names")
-    parser.add_argument("--allow-sample", action="store_true",
-                        help="grade a sample-data run (demo): its 'real data' item and the floors are skipped")
-    parser.add_argument("--csv", help="write one line per run to this CSV (default with several runs: grades.csv)")
-    parser.add_argument("--out", help="write the score sheets here instead of into each run folder")
-    options = parser.parse_args(argv)
-    runs = [run for path in options.paths for run in find_runs(path)]
-    missing = [path for path in options.paths if not Path(path).exists()]
+    Raises:
+        FileNotFoundError: a path does not exist, or no run folder or archive was found (the message says what
+            a run folder is).
+    """
+    runs = [run for path in paths for run in find_runs(path)]
+    missing = [str(path) for path in paths if not Path(path).exists()]
     if missing or not runs:
-        parser.error(f"no run folder or submission archive found in {', '.join(missing or options.paths)}; "
-                     "a run folder is runs/<assignment>/<timestamp>/ (it holds config.json and metrics.json)")
+        raise FileNotFoundError(f"no run folder or submission archive found in {', '.join(missing or map(str, paths))}"
+                                "; a run folder is runs/<assignment>/<timestamp>/ (it holds config.json and "
+                                "metrics.json)")
     sheets = []
     for run in runs:
-        sheet = grade(run, options.assignment, options.allow_sample)
+        sheet = grade(run, rubric_for, assignment, allow_sample)
         sheets.append(sheet)
-        if options.out:
-            target = write_score_sheet(sheet, options.out, stem=f"{Path(run).parent.name}-{Path(run).stem}.grade")
+        if out:
+            target = write_score_sheet(sheet, out, stem=f"{Path(run).parent.name}-{Path(run).stem}.grade")
         elif Path(run).is_file():
             target = write_score_sheet(sheet, Path(run).parent, stem=f"{Path(run).stem}.grade")
         else:
@@ -473,13 +469,7 @@ def main(argv=None):
         for item in sheet.items:
             if item.status == FAIL:
                 print(f"       fail: {item.name}: {item.evidence}")
-    csv_path = _csv_path(options.csv, len(sheets))
+    csv_path = _csv_path(csv, len(sheets))
     if csv_path:
         print(f"score table: {write_csv(sheets, csv_path)}")
     return 0 if all(sheet.verdict == PASS for sheet in sheets) else 1
-
-
-if __name__ == "__main__":
-    import sys
-
-    sys.exit(main())

@@ -34,20 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from common.evaluate import evaluate_predictions
-from common.tf_setup import import_tensorflow_quietly
+from common.tf_setup import import_tensorflow_quietly, is_native_noise
 
 tf = import_tensorflow_quietly()
 import keras  # noqa: E402
 
 MODES = ("float32", "dynamic_range", "float16", "full_int8")
 DEFAULT_REPRESENTATIVE_COUNT = 300
-
-# Lines the converter and the LiteRT interpreter write to stderr from C++ on every conversion or first run:
-# informational logs, the calibrator's one-line summary ("fully_quantize: 0, inference_type: 6, ...") and the
-# XNNPACK notice. Warnings and errors are kept.
-_NATIVE_NOISE_PREFIXES = ("I0000 ", "fully_quantize:", "WARNING: All log messages before absl::InitializeLog()",
-                          "INFO: Created TensorFlow Lite XNNPACK delegate")
-
 
 @contextmanager
 def _quiet_native_stderr():
@@ -77,7 +70,7 @@ def _quiet_native_stderr():
             os.close(saved_fd)
             captured.seek(0)
             lines = captured.read().decode("utf-8", errors="replace").splitlines()
-            kept = [line for line in lines if line and (failed or not line.startswith(_NATIVE_NOISE_PREFIXES))]
+            kept = [line for line in lines if line and (failed or not is_native_noise(line))]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
 

@@ -1,29 +1,84 @@
-"""Quiet, predictable TensorFlow start-up.
+"""Quiet, predictable TensorFlow start-up, and a terminal free of TensorFlow's harmless C++ log lines.
 
 TensorFlow 2.21 prints several INFO lines from C++ at import time ("oneDNN custom operations are on",
 "Could not find cuda drivers") *before* its logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL`` alone
 does not silence them. ``import_tensorflow_quietly`` imports TensorFlow with the process-level stderr
 captured and replays every captured line except those known informational ones, so warnings and
-errors still reach the user.
+errors still reach the user. During a run, a few harmless lines are logged at *error* level from C++
+(which ``TF_CPP_MIN_LOG_LEVEL`` could hide only together with every real error); ``quiet_native_logs``
+passes the process's stderr through a filter that drops exactly those lines.
 """
 
+import contextlib
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 
-# Lines TensorFlow writes at import even with TF_CPP_MIN_LOG_LEVEL=2. Only INFO-level ("I0000")
-# lines and absl's notice about them are dropped; anything else captured is printed again.
-_DROPPED_PREFIXES = ("I0000 ", "WARNING: All log messages before absl::InitializeLog()")
+# Lines TensorFlow and LiteRT write from C++ that say nothing a user can act on. INFO-level ("I0000") lines and
+# absl's notice about them; the converter's and the interpreter's progress lines.
+NOISE_PREFIXES = ("I0000 ", "WARNING: All log messages before absl::InitializeLog()", "fully_quantize:",
+                  "INFO: Created TensorFlow Lite XNNPACK delegate")
+# Error-level lines of TensorFlow 2.21 on a CPU that are harmless: tf.data's graph rewrite under op determinism
+# meets an attribute of its own newer op version, and Keras's AUC or Dropout use a bool op that oneDNN leaves
+# to Eigen on CPUs without AVX-512.
+NOISE_FRAGMENTS = ("NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition",
+                   "oneDNN supports DT_BOOL only on platforms with AVX-512")
 # On a machine without an NVIDIA driver, the GPU-enabled wheel reports a failed cuInit as an error
 # when it first looks for devices; it means nothing more than "no GPU", which the CPU path expects.
 _NO_DRIVER_MESSAGE = "failed call to cuInit"
 
 
-def _is_noise(line):
-    if line.startswith(_DROPPED_PREFIXES):
+def is_native_noise(line):
+    """Whether a line TensorFlow wrote to stderr is one of the known harmless ones (see the module docstring)."""
+    if line.startswith(NOISE_PREFIXES) or any(fragment in line for fragment in NOISE_FRAGMENTS):
         return True
     return _NO_DRIVER_MESSAGE in line and not os.path.exists("/proc/driver/nvidia")
+
+
+# The filter process of quiet_native_logs: it copies its stdin to its stdout line by line, leaving out the noise.
+# It ignores Ctrl-C, so that it outlives the run's own handling of an interrupt, and ends when the pipe closes
+# (also when the run's process dies), after passing on everything written before.
+_FILTER_PROGRAM = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+from common.tf_setup import is_native_noise
+out = sys.stdout.buffer
+for raw in sys.stdin.buffer:
+    if not is_native_noise(raw.decode("utf-8", "replace")):
+        out.write(raw)
+        out.flush()
+"""
+
+
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Within the block, everything written to this process's stderr (fd 2, C++ logs included) goes through a
+    filter that drops the known harmless TensorFlow lines (``is_native_noise``) and passes the rest at once.
+
+    Without a real stderr file descriptor (some notebook kernels), the block runs unfiltered.
+    """
+    try:
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved_fd = os.dup(stderr_fd)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    filter_process = subprocess.Popen([sys.executable, "-c", _FILTER_PROGRAM], stdin=subprocess.PIPE,
+                                      stdout=saved_fd, env=environment, close_fds=True)
+    os.dup2(filter_process.stdin.fileno(), stderr_fd)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved_fd, stderr_fd)
+        filter_process.stdin.close()
+        filter_process.wait(timeout=30)
+        os.close(saved_fd)
 
 
 def configure_tensorflow_logging(level="2"):
@@ -72,7 +127,7 @@ def import_tensorflow_quietly():
             os.close(saved_fd)
             captured.seek(0)
             text = captured.read().decode("utf-8", errors="replace")
-            kept = [line for line in text.splitlines() if line and not _is_noise(line)]
+            kept = [line for line in text.splitlines() if line and not is_native_noise(line)]
             if kept:
                 print("\n".join(kept), file=sys.stderr)
     return _quiet_python_logging(tensorflow)

@@ -15,7 +15,6 @@ explicitly and must not be the test split: the test split is for the one final e
 """
 
 import dataclasses
-import json
 import math
 import time
 import warnings
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import write_json
+from common.evaluate import evaluate_predictions
 from common.tf_setup import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()
@@ -62,6 +63,34 @@ class EpochTimer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["epoch_seconds"] = time.perf_counter() - self._start
+
+
+class ValidationAUC(keras.callbacks.Callback):
+    """Logs ``val_auc`` after every epoch: the suite's evaluator (``common.evaluate``) on the validation split.
+
+    Keras's own ``AUC`` metric approximates the curve with 200 thresholds and, unless told otherwise, pools the
+    columns of one-hot labels into one curve; its numbers differ from the exact per-class AUC the tables report
+    (by up to a third on a small validation split). With this callback the learning curves, the checkpoint
+    choice, early stopping and the tables use one definition. It must come before the callbacks that read
+    ``val_auc`` (``fit_model`` puts it right after the epoch timer).
+
+    Args:
+        x: validation inputs (arrays). labels: their labels as the evaluator takes them for ``task``: class
+            indices (N,) (one-hot rows are turned into indices), or 0/1 rows (N, L) for "multi-label".
+    """
+
+    def __init__(self, x, labels, task, batch_size=256):
+        super().__init__()
+        labels = np.asarray(labels)
+        if task != "multi-label" and labels.ndim == 2 and labels.shape[1] > 1:
+            labels = labels.argmax(axis=1)
+        self.x, self.labels, self.task, self.batch_size = x, labels, task, batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            auc = evaluate_predictions(self.labels, predict_scores(self.model, self.x, self.batch_size),
+                                       self.task)["auc"]
+            logs["val_auc"] = float("nan") if auc is None else auc
 
 
 @dataclasses.dataclass
@@ -121,7 +150,7 @@ def _monitor_mode(monitor, mode):
 
 def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch_size=None,
               monitor="val_loss", mode="auto", patience=10, strategy=None, resume=False, verbose=2,
-              reduce_lr_patience=None, class_weight=None, callbacks=()):
+              reduce_lr_patience=None, class_weight=None, callbacks=(), task=None):
     """Build, train and return a model, keeping the weights of its best validation epoch.
 
     Args:
@@ -139,6 +168,9 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
             (set it below ``patience`` so that the smaller rate gets a chance before training stops).
         strategy: a ``tf.distribute.Strategy`` (default: the current one).
         resume: continue or reload an earlier, interrupted training in ``folder``.
+        task: the evaluator's task ("binary", "multi-class", "ordinal", "multi-label"); given, the exact
+            validation AUC is logged every epoch as ``val_auc`` (``ValidationAUC``), and ``monitor="val_auc"``
+            needs it. The validation data must then be arrays.
 
     Returns:
         A ``FitResult``.
@@ -146,6 +178,9 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
     if validation_data is None:
         raise ValueError("fit_model needs validation_data for early stopping and checkpoint selection; "
                          "carve it from the training split, never from the test split.")
+    if monitor == "val_auc" and task is None:
+        raise ValueError("monitor='val_auc' needs task=... so that the exact validation AUC is computed (Keras's "
+                         "approximate AUC metric is not used; see ValidationAUC).")
     folder = Path(folder)
     mode = _monitor_mode(monitor, mode)
     best_path = folder / "best.keras"
@@ -175,17 +210,19 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         # After a resume, only an epoch better than every earlier one may replace the checkpoint.
         initial_value_threshold=None if math.isnan(previous_best) else previous_best,
     )
+    reduce_lr = ([keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
+                                                     patience=reduce_lr_patience)] if reduce_lr_patience else [])
     all_callbacks = [
         EpochTimer(),  # first, so that the CSV logger sees epoch_seconds
+        # Next, so that every callback after it sees the exact val_auc.
+        *([ValidationAUC(*validation_data, task)] if task is not None else []),
+        *reduce_lr,
         keras.callbacks.BackupAndRestore(str(folder / "backup")),
         checkpoint,
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
         keras.callbacks.CSVLogger(str(history_path), append=bool(previous)),
         *callbacks,
     ]
-    if reduce_lr_patience:
-        all_callbacks.insert(1, keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
-                                                                  patience=reduce_lr_patience))
     train_dataset = as_dataset(train_data, batch_size, shuffle=True)
     validation_dataset = as_dataset(validation_data, batch_size or 256, shuffle=False)
     # The dataset shuffles itself (seeded); Keras's own shuffle applies only to arrays.
@@ -199,9 +236,8 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
     history = read_history(history_path)
     best_epoch, best_value = _best(history, monitor, mode)
     train_seconds = sum(history.get("epoch_seconds", []))
-    done_path.write_text(json.dumps({"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
-                                     "epochs_run": len(history.get("loss", [])),
-                                     "train_seconds": train_seconds}, indent=2) + "\n")
+    write_json(done_path, {"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
+                           "epochs_run": len(history.get("loss", [])), "train_seconds": train_seconds})
     return FitResult(model, history, best_epoch, best_value, train_seconds, folder, resumed=bool(previous))
 
 

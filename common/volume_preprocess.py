@@ -9,7 +9,7 @@ axial slice k). Every function returns a new float32 array and leaves its input 
    and a few very bright voxels (vessels, fat, artefacts) would otherwise compress all tissue contrast.
 2. ``clahe_slices`` (optional): contrast-limited adaptive histogram equalisation of each axial slice; it
    needs values in [0, 1], which step 1 gives.
-3. ``resample_volume``: trilinear resampling to one shape, so that volumes with different numbers of slices
+3. ``resample_volume``: trilinear resampling to one shape (``resample``, the suite's one resampler), so that volumes with different numbers of slices
    can be batched; done after the intensity steps so that percentiles are taken on the original voxels.
 4. ``normalize_volume``: z-score (mean 0, standard deviation 1 over the foreground) or min-max to [0, 1],
    per volume, on the final grid that the model sees.
@@ -135,56 +135,51 @@ def normalize_volume(volume, method="zscore", mask=None):
     return output.astype(np.float32)
 
 
-def _source_coordinates(size_in, size_out):
-    """Source positions of ``size_out`` output samples on a ``size_in`` grid, aligning the corners.
+def resample(array, shape, order=1):
+    """The suite's one resampler: an array of any rank to ``shape`` by (multi)linear (``order=1``) or
+    nearest-neighbour (``order=0``) interpolation, with scipy's ``ndimage.zoom``.
 
-    Output sample 0 takes input voxel 0 and output sample ``size_out - 1`` takes input voxel ``size_in - 1``;
-    samples in between are evenly spaced. A single output sample takes the input's centre.
-    """
-    if size_out == 1:
-        return np.array([(size_in - 1) / 2.0])
-    return np.arange(size_out) * ((size_in - 1) / (size_out - 1))
-
-
-def resample_volume(volume, shape, order=1):
-    """Resample a volume to ``shape`` by trilinear (``order=1``) or nearest-neighbour (``order=0``) interpolation.
-
-    Grid alignment (align corners): the first and last voxel centres along each axis of the output map onto the
-    first and last voxel centres of the input, so the resampled volume spans the same anatomy and the voxel
-    spacing becomes ``spacing * (size_in - 1) / (size_out - 1)``. Trilinear interpolation is done one axis at a
-    time (linear interpolation is separable), which gives exactly the trilinear result; it reproduces any
-    linear function of the voxel position exactly, whether up- or downsampling. Downsampling by large factors
-    does not low-pass filter first; smooth the volume beforehand if it holds fine detail.
+    Grid alignment (align corners, ``grid_mode=False``): the first and last sample along each axis of the output
+    fall on the first and last sample of the input, so the output spans the same extent and the sample spacing
+    becomes ``spacing * (size_in - 1) / (size_out - 1)``. Linear interpolation reproduces any linear function
+    of the position exactly, whether up- or downsampling; downsampling by large factors does not low-pass
+    filter first (smooth beforehand if the array holds fine detail). An axis resampled to one sample takes its
+    first input sample.
 
     Args:
-        volume: array (X, Y, Z).
-        shape: the output shape (X', Y', Z'), positive ints.
-        order: 1 for trilinear (images), 0 for nearest neighbour (label masks, which must keep their values).
+        array: array of any shape (N-D); float or integer.
+        shape: the output shape, one positive size per axis.
+        order: 1 for (multi)linear (images, volumes, heat maps), 0 for nearest neighbour (label masks, which must
+            keep their values).
 
     Returns:
         float32 array of shape ``shape``.
     """
+    from scipy.ndimage import zoom
+
+    array = np.asarray(array, dtype=np.float64)
+    shape = tuple(int(size) for size in shape)
+    if len(shape) != array.ndim or min(shape) < 1:
+        raise ValueError(f"shape must give {array.ndim} positive sizes for an array of shape {array.shape}, got "
+                         f"{shape}.")
+    if order not in (0, 1):
+        raise ValueError(f"order must be 1 (linear) or 0 (nearest neighbour), got {order}.")
+    if shape == array.shape:
+        return array.astype(np.float32)
+    factors = [size_out / size_in for size_out, size_in in zip(shape, array.shape)]
+    # Interpolated in float64, so that the only rounding is the final conversion to float32.
+    resampled = zoom(array, factors, order=order, mode="nearest", grid_mode=False, prefilter=False)
+    return np.ascontiguousarray(resampled, dtype=np.float32)
+
+
+def resample_volume(volume, shape, order=1):
+    """Resample a volume (X, Y, Z) to ``shape`` by trilinear (``order=1``) or nearest-neighbour (``order=0``)
+    interpolation, corners aligned (see ``resample``). Returns float32 of shape ``shape``."""
     array = _as_array(volume)
     shape = tuple(int(size) for size in shape)
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"shape must be three positive sizes (X, Y, Z), got {shape}.")
-    if order not in (0, 1):
-        raise ValueError(f"order must be 1 (trilinear) or 0 (nearest neighbour), got {order}.")
-    # Interpolate in float64 so that the only rounding is the final conversion to float32.
-    array = array.astype(np.float64)
-    for axis, size_out in enumerate(shape):
-        size_in = array.shape[axis]
-        if size_in == size_out:
-            continue
-        coordinates = _source_coordinates(size_in, size_out)
-        if order == 0:
-            array = np.take(array, np.round(coordinates).astype(np.intp), axis=axis)
-            continue
-        lower = np.clip(np.floor(coordinates).astype(np.intp), 0, size_in - 1)
-        upper = np.minimum(lower + 1, size_in - 1)
-        weight = (coordinates - lower).reshape([-1 if a == axis else 1 for a in range(3)])
-        array = np.take(array, lower, axis=axis) * (1.0 - weight) + np.take(array, upper, axis=axis) * weight
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return resample(array, shape, order=order)
 
 
 def resample_to_depth(volume, depth, order=1):

@@ -48,7 +48,7 @@ def copied_smoke_run(tmp_path_factory):
     so one run proves that a student's copy works and gives the assignment's tests their run folder. Runs
     are cached for the session, so each assignment's smoke path runs once for both purposes.
     """
-    from assignments.__main__ import ASSIGNMENTS
+    from assignments.catalogue import ASSIGNMENTS
     from assignments.workflow import new_assignment
 
     cache = {}

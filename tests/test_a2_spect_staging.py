@@ -80,9 +80,10 @@ def test_smoke_run_compares_every_model_and_strategy_with_fold_spread(smoke_run)
 
 
 def test_smoke_run_passes_the_grader_on_sample_data(smoke_run):
-    from common.grading import FAIL, PASS, SKIP, grade_folder
+    from assignments.catalogue import grade_run
+    from common.grading import FAIL, PASS, SKIP
 
-    sheet = grade_folder(smoke_run[0], assignment="a2_spect_staging", allow_sample=True)
+    sheet = grade_run(smoke_run[0], assignment="a2_spect_staging", allow_sample=True)
     statuses = {item.name: item.status for item in sheet.items}
     assert sheet.verdict == PASS, {item.name: item.evidence for item in sheet.items if item.status == FAIL}
     assert statuses["Chosen model reaches test AUC 0.90 on real binary data (healthy vs Parkinson's)"] == SKIP
@@ -112,9 +113,10 @@ def test_binary_stand_in_for_the_course_pngs_trains_and_reports(tmp_path):
 
     assert chosen["auc"] == pytest.approx(binary_auc(saved["y_true"], saved["y_score"][:, 1]))
     assert "SAMPLE DATA" not in (folder / "report.md").read_text()
-    from common.grading import SKIP, grade_folder
+    from assignments.catalogue import grade_run
+    from common.grading import SKIP
 
-    items = {item.name: item for item in grade_folder(folder).items}
+    items = {item.name: item for item in grade_run(folder).items}
     floor = items["Chosen model reaches test AUC 0.90 on real binary data (healthy vs Parkinson's)"]
     assert floor.status != SKIP and "re-scored test AUC" in floor.evidence
     assert items["real data"].status != SKIP
@@ -236,12 +238,12 @@ def test_bad_inputs_mixed_sizes_unreadable_files_and_small_classes(tmp_path, cap
         load_spect_data(_config(root, size_mismatch="error"))
 
     # A class with fewer training cases than folds: the folds shrink, with a warning.
-    from assignments.a2_spect_staging.train import fold_count
+    from common.cross_validation import fold_count
 
-    assert fold_count(_config(root, folds=5), np.repeat([0, 1], [20, 3]), ["healthy", "parkinsons"]) == 3
+    assert fold_count(5, np.repeat([0, 1], [20, 3]), ["healthy", "parkinsons"]) == 3
     assert "fewer than --folds 5" in capsys.readouterr().err
     with pytest.raises(DataError, match="'parkinsons' has 1 training case"):
-        fold_count(_config(root), np.repeat([0, 1], [20, 1]), ["healthy", "parkinsons"])
+        fold_count(3, np.repeat([0, 1], [20, 1]), ["healthy", "parkinsons"])
     # Too few readable cases in a class, a missing folder and a single class are clear errors.
     for path in [*sorted((root / "parkinsons").glob("parkinsons_*"))[2:], root / "parkinsons" / "broken.png"]:
         path.unlink()

@@ -17,7 +17,7 @@ from assignments.a3_mri_fusion.model import (
     build_single_slice_model,
     compile_classifier,
 )
-from assignments.a3_mri_fusion.train import choose_slice
+from assignments.a3_mri_fusion.data import choose_slice
 from common.config import ConfigError, make_config
 from common.datasets.files import DataError
 
@@ -50,6 +50,12 @@ def test_smoke_run_compares_all_four_approaches(smoke_run):
         assert 0.0 <= row["accuracy"] <= 1.0
     best = max(metrics["results"], key=lambda row: (row["val_auc"] or 0.0, row["val_accuracy"]))["model"]
     assert metrics["best_on_validation"] == best
+    from common.train import read_history
+
+    for row in metrics["results"]:
+        # One validation AUC: the table's is the checkpoint's, the best point of the learning curve.
+        curve = read_history(folder / row["model"] / "history.csv")["val_auc"]
+        assert row["val_auc"] == pytest.approx(max(curve), abs=1e-9)
     assert metrics["data"]["sample"] is True and metrics["data"]["volume_shape"] == [8, 32, 32, 1]
     for figure in ("planes_normal.png", "planes_tumour.png", "preprocessing.png", "roc_test.png", "gradcam.png"):
         assert (folder / "figures" / figure).stat().st_size > 5000, figure
@@ -190,8 +196,9 @@ def test_rubric_floor_and_split_rules_apply_to_real_data_runs(smoke_run, tmp_pat
     """The same run, relabelled as an AdrenalMNIST3D run, must fail the AUC floor and the official-split size."""
     import shutil
 
+    from assignments.catalogue import grade_run
     from common.evaluate import evaluate_predictions
-    from common.grading import FAIL, grade_folder
+    from common.grading import FAIL
 
     folder = shutil.copytree(smoke_run[0], tmp_path / smoke_run[0].name)
     metrics = json.loads((folder / "metrics.json").read_text())
@@ -206,7 +213,7 @@ def test_rubric_floor_and_split_rules_apply_to_real_data_runs(smoke_run, tmp_pat
             scored = evaluate_predictions(saved["y_true"], saved["y_score"], "binary")
             row["accuracy"], row["auc"] = scored["accuracy"], scored["auc"]
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    failed = {item.name for item in grade_folder(folder, assignment="a3_mri_fusion").items if item.status == FAIL}
+    failed = {item.name for item in grade_run(folder, assignment="a3_mri_fusion").items if item.status == FAIL}
     assert "Best approach reaches test AUC 0.85 on a real MedMNIST 3D set" in failed
     assert "Whole official test split scored (MedMNIST data)" in failed
     assert not any(name.startswith("re-score") for name in failed), failed

@@ -23,10 +23,11 @@ from assignments.a4_medmnist.model import (
     positive_weights_from_labels,
 )
 from assignments.a4_medmnist.rubric import MODELS, VARIANTS
+from assignments.catalogue import grade_run
 from common.config import ConfigError, make_config
 from common.datasets.files import SAMPLE_MANIFEST, DataError, md5sum
 from common.evaluate import evaluate_predictions
-from common.grading import FAIL, PASS, SKIP, grade_folder
+from common.grading import FAIL, PASS, SKIP
 
 REPO = Path(__file__).resolve().parent.parent
 ASSIGNMENT = "a4_medmnist"
@@ -102,7 +103,7 @@ def test_quantized_models_have_int8_tensors_and_float32_agrees_with_keras(smoke_
 
 def test_grader_passes_the_smoke_run_and_catches_an_edited_quantization_table(smoke_run, tmp_path):
     folder, _ = smoke_run
-    sheet = grade_folder(folder, assignment=ASSIGNMENT, allow_sample=True)
+    sheet = grade_run(folder, assignment=ASSIGNMENT, allow_sample=True)
     statuses = {item.name: item.status for item in sheet.items}
     assert sheet.verdict == PASS, [(item.name, item.evidence) for item in sheet.items if item.status == FAIL]
     floors = [name for name in statuses if "reaches" in name or name.startswith("Int8 at most")]
@@ -111,7 +112,7 @@ def test_grader_passes_the_smoke_run_and_catches_an_edited_quantization_table(sm
     metrics = json.loads((edited / "metrics.json").read_text())
     metrics["quantization"]["rows"][4]["accuracy"] += 0.1  # full_int8
     (edited / "metrics.json").write_text(json.dumps(metrics))
-    failed = {item.name: item.evidence for item in grade_folder(edited, assignment=ASSIGNMENT, allow_sample=True).items
+    failed = {item.name: item.evidence for item in grade_run(edited, assignment=ASSIGNMENT, allow_sample=True).items
               if item.status == FAIL}
     assert list(failed) == ["Quantization table: every variant scored with LiteRT on the whole test split"]
     assert "full_int8: accuracy" in next(iter(failed.values()))
@@ -137,12 +138,12 @@ def test_chestmnist_and_nodulemnist3d_paths_run_on_sample_files(tmp_path):
     report = (folder / "report.md").read_text()
     assert "ResNet-50 + 3D" in report and "Google AutoML Vision" in report and "gradcam_p2_custom_cnn.png" in report
     # The grader re-scores each row as its own task: binary for the 3D set, multi-label for ChestMNIST.
-    rescored = {item.name: item for item in grade_folder(folder, assignment=ASSIGNMENT, allow_sample=True).items
+    rescored = {item.name: item for item in grade_run(folder, assignment=ASSIGNMENT, allow_sample=True).items
                 if item.name.startswith("re-score")}
     assert len(rescored) == 3 and all(item.status == PASS for item in rescored.values()), rescored
     metrics["results"][0]["task"] = "regression"
     (folder / "metrics.json").write_text(json.dumps(metrics))
-    failed = {item.name: item.evidence for item in grade_folder(folder, assignment=ASSIGNMENT, allow_sample=True).items
+    failed = {item.name: item.evidence for item in grade_run(folder, assignment=ASSIGNMENT, allow_sample=True).items
               if item.status == FAIL and item.name.startswith("re-score")}
     assert list(failed) == ["re-score p1_cnn3d_noaug on test-nodulemnist3d"] and "'regression'" in next(
         iter(failed.values()))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from assignments.__main__ import ASSIGNMENTS, is_built
+from assignments.catalogue import ASSIGNMENTS, grade_run, is_built, rubric_for
 from assignments.workflow import WorkflowError, new_assignment, pack_submission
-from common.grading import FAIL, PASS, SKIP, grade, grade_folder, load_rubric
+from common.grading import FAIL, PASS, SKIP
 
 REPO = Path(__file__).resolve().parents[1]
 BUILT = [number for number in ASSIGNMENTS if is_built(number)]
@@ -43,13 +43,13 @@ def test_copy_runs_under_its_new_name_and_its_readme_says_so(copied_run):
 
 def test_grade_passes_a_fresh_smoke_run_with_allow_sample(copied_run):
     original, _, run_folder = copied_run
-    sheet = grade_folder(run_folder, assignment=original, allow_sample=True)
+    sheet = grade_run(run_folder, assignment=original, allow_sample=True)
     assert sheet.verdict == PASS, _failed(sheet)
     statuses = {item.name: item.status for item in sheet.items}
     assert statuses["real data"] == SKIP
     assert any(name.startswith("re-score") and status == PASS for name, status in statuses.items())
     # Without --allow-sample the same run is not a valid submission: sample data, and the floors fail.
-    strict = grade_folder(run_folder, assignment=original)
+    strict = grade_run(run_folder, assignment=original)
     assert strict.verdict == FAIL and "real data" in _failed(strict)
 
 
@@ -60,7 +60,7 @@ def test_grade_catches_an_edited_metrics_file(copied_run, tmp_path):
     row = metrics["results"][0]
     row["accuracy"] = min(1.0, row["accuracy"] + 0.05)
     (edited / "metrics.json").write_text(json.dumps(metrics))
-    failed = _failed(grade_folder(edited, assignment=original, allow_sample=True))
+    failed = _failed(grade_run(edited, assignment=original, allow_sample=True))
     assert list(failed) == [f"re-score {row['model']} on {row['split']}"], failed
     assert "metrics.json says" in failed[f"re-score {row['model']} on {row['split']}"]
 
@@ -71,23 +71,23 @@ def test_grade_reports_missing_and_broken_files_without_crashing(copied_run, tmp
     (broken / "report.md").unlink()
     first_prediction = sorted((broken / "predictions").glob("*.npz"))[0]
     first_prediction.write_bytes(b"not an npz")
-    failed = _failed(grade_folder(broken, assignment=original, allow_sample=True))
+    failed = _failed(grade_run(broken, assignment=original, allow_sample=True))
     assert "artefact report.md" in failed and failed["artefact report.md"] == "no such file"
     assert any(first_prediction.name in evidence for evidence in failed.values())
 
     (broken / "metrics.json").write_text("{ truncated")
-    sheet = grade_folder(broken, assignment=original, allow_sample=True)
+    sheet = grade_run(broken, assignment=original, allow_sample=True)
     assert "metrics.json readable" in _failed(sheet) and sheet.verdict == FAIL
 
 
 def test_unknown_assignment_and_empty_folder_are_reported(tmp_path):
-    sheet = grade_folder(tmp_path, assignment="a9_nothing")
+    sheet = grade_run(tmp_path, assignment="a9_nothing")
     assert sheet.verdict == FAIL and "assignment known" in _failed(sheet)
     with pytest.raises(LookupError, match="known assignments"):
-        load_rubric("a9_nothing")
+        rubric_for("a9_nothing")
     empty = tmp_path / "runs" / "a1_usps_fcnet" / "20260101-000000"
     empty.mkdir(parents=True)
-    failed = _failed(grade_folder(empty))
+    failed = _failed(grade_run(empty))
     assert "metrics.json readable" in failed and "artefact report.md" in failed
 
 
@@ -101,7 +101,7 @@ def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_pa
         manifest = json.loads(bundle.read("MANIFEST.json"))
     assert f"code/{original}/__main__.py" in names and f"run/{run_folder.name}/metrics.json" in names
     assert manifest["assignment"] == original and set(manifest["files"]) == set(names) - {"MANIFEST.json"}
-    sheet = grade(archive, allow_sample=True)
+    sheet = grade_run(archive, allow_sample=True)
     assert sheet.verdict == PASS, _failed(sheet)
 
     tampered = tmp_path / "tampered.zip"
@@ -111,10 +111,10 @@ def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_pa
             if entry.filename.endswith("report.md"):
                 data += b"\nA sentence added after packing.\n"
             target.writestr(entry, data)
-    failed = _failed(grade(tampered, allow_sample=True))
+    failed = _failed(grade_run(tampered, allow_sample=True))
     assert "archive manifest" in failed and "report.md" in failed["archive manifest"]
     (tmp_path / "garbage.zip").write_bytes(b"PK not really")
-    assert "archive readable" in _failed(grade(tmp_path / "garbage.zip"))
+    assert "archive readable" in _failed(grade_run(tmp_path / "garbage.zip"))
 
 
 def test_grading_command_scores_a_folder_of_runs_into_one_csv(copied_run, tmp_path):
@@ -123,7 +123,7 @@ def test_grading_command_scores_a_folder_of_runs_into_one_csv(copied_run, tmp_pa
     for student in ("ada", "grace"):
         shutil.copytree(run_folder, students / student / run_folder.name)
     (students / "ada" / run_folder.name / "report.md").unlink()
-    command = [sys.executable, "-m", "common.grading", str(students), "--assignment", original, "--allow-sample",
+    command = [sys.executable, "-m", "assignments", "grade", str(students), "--assignment", original, "--allow-sample",
                "--csv", str(tmp_path / "grades.csv")]
     completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1, "one student fails, so the command reports failure"

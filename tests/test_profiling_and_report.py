@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from common.profiling import count_flops, count_parameters, measure_latency
-from common.report import RunError, RunFolder, markdown_table, sample_data_banner
+from common.report import markdown_table, sample_data_banner
+from common.results import load_predictions, prediction_file, save_predictions
+from common.run import RunError, RunFolder
 
 
 def test_flops_of_dense_and_conv_layers_are_counted_exactly():
@@ -39,26 +41,40 @@ def test_resume_picks_the_latest_unfinished_run(tmp_path):
     with pytest.raises(RunError, match="without --resume"):
         RunFolder.open(tmp_path, "a9", resume=True)
     finished = RunFolder.create(tmp_path, "a9", now=datetime.datetime(2026, 1, 1))
-    finished.write_metrics([{"model": "m", "dataset": "d", "split": "test", "accuracy": 1.0, "auc": None}])
+    finished.write_metrics([{"model": "m", "dataset": "d", "split": "test", "task": "binary", "accuracy": 1.0,
+                             "auc": None, "num_samples": 4}])
     unfinished = RunFolder.create(tmp_path, "a9", now=datetime.datetime(2026, 1, 2))
     assert RunFolder.open(tmp_path, "a9", resume=True).path == unfinished.path
 
 
 def test_metrics_need_the_required_fields_and_are_valid_json(tmp_path):
     run = RunFolder.create(tmp_path, "a9")
-    with pytest.raises(ValueError, match="auc"):
-        run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "accuracy": 0.5}])
-    run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "accuracy": np.float32(0.5),
-                        "auc": float("nan")}], seed=np.int64(3))
+    with pytest.raises(ValueError, match="lacks auc"):
+        run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "task": "binary", "accuracy": 0.5,
+                            "num_samples": 2}])
+    with pytest.raises(ValueError, match="task 'regression'"):
+        run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "task": "regression", "accuracy": 0.5,
+                            "auc": 0.5, "num_samples": 2}])
+    run.write_metrics([{"model": "m", "dataset": "d", "split": "test", "task": "binary", "accuracy": np.float32(0.5),
+                        "auc": float("nan"), "num_samples": np.int64(2)}], extra_note=np.int64(3))
     data = json.loads((run.path / "metrics.json").read_text())
-    assert data["results"][0]["accuracy"] == 0.5 and data["results"][0]["auc"] is None and data["seed"] == 3
+    assert data["results"][0]["accuracy"] == 0.5 and data["results"][0]["auc"] is None and data["extra_note"] == 3
+    assert data["wall_seconds"] >= 0 and data["environment"]["tensorflow"] and data["environment"]["keras"]
 
 
-def test_predictions_are_saved_for_rescoring(tmp_path):
+def test_predictions_are_saved_for_rescoring_and_scored_into_one_row(tmp_path):
+    from common.results import REQUIRED_FIELDS, score_split
+
     run = RunFolder.create(tmp_path, "a9")
-    path = run.save_predictions("net", "test", [0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
-    saved = np.load(path)
-    assert saved["y_true"].tolist() == [0, 1] and saved["class_names"].tolist() == ["a", "b"]
+    path = save_predictions(prediction_file(run.path, "net", "test"), [0, 1], [[0.9, 0.1], [0.2, 0.8]], ["a", "b"])
+    y_true, y_score, names = load_predictions(path)
+    assert y_true.tolist() == [0, 1] and names == ["a", "b"] and y_score.dtype == np.float32
+    row = score_split(run, "other", "test", [0, 1, 1], [[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]], task="binary",
+                      class_names=["a", "b"], dataset="toy", model_file="other/best.keras", parameters=7)
+    assert set(REQUIRED_FIELDS) <= set(row) and row["accuracy"] == pytest.approx(2 / 3) and row["auc"] == 1.0
+    assert row["parameters"] == 7 and row["confusion_matrix"] == [[1, 0], [1, 1]]
+    assert prediction_file(run.path, "other", "test").is_file()
+    run.write_metrics([row])
 
 
 def test_markdown_table_and_banner():

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assignments.__main__ import ASSIGNMENTS, is_built
+from assignments.catalogue import ASSIGNMENTS, is_built
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,7 +1,7 @@
 """What a graded run of assignment 1 must contain and achieve (``make grade RUN=runs/a1_usps_fcnet/<run>``).
 
-The floor is the course's reference for a compact fully-connected network on USPS (94.4% test accuracy,
-see shared REFERENCES); the rules check that the network was chosen on the validation split and that its
+The floor is the course's reference for a compact fully-connected network on USPS (94.4% test accuracy, from
+the course handout); the rules check that the network was chosen on the validation split and that its
 cost (parameters, training time, inference time) was measured.
 """
 
@@ -28,7 +28,7 @@ def cost_measured(evidence):
 
 RUBRIC = Rubric(
     title="USPS digits with a compact fully-connected network",
-    task="multi-class",
+    tasks=("multi-class",),
     artefacts=("report.md", "config.json", "metrics.json", "predictions/fc_net_test.npz",
                "figures/learning_curves.png", "figures/confusion_fc_net.png", "figures/misclassified_fc_net.png"),
     floors=(Floor("fc_net", "accuracy", 0.944, why="the course's reference FC network: 94.4%"),),

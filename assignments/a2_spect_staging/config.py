@@ -85,13 +85,12 @@ class A2Config(RunConfig):
     vit_heads: int = 4
     vit_mlp_dim: int = 96
     # Transfer learning from ImageNet VGG16 / ResNet50: "imagenet" downloads the weights (needs internet; when
-    # the download fails the models are trained from random weights and the report says those rows are not
-    # transfer learning); "none" asks for random weights. Crops are resized to transfer_image_size inside the
-    # model (at least 32; 32 px keeps the two transfer models near a third of the run on 2 CPU cores; use 64 or
-    # more with real ImageNet weights and a GPU). transfer_trainable_blocks: 0 freezes the pretrained base and
-    # trains the new head (feature extraction, several times cheaper than fine-tuning on a CPU); 1 also
-    # fine-tunes its last block (VGG16 block5, ResNet50 conv5), and so on; then lower transfer_learning_rate
-    # (e.g. 1e-4).
+    # the download fails the two transfer models are skipped, and the report says so); "random" trains them from
+    # random weights, for comparison only (then they are not transfer learning). Crops are resized to
+    # transfer_image_size inside the model (at least 32; use 64 or more with real ImageNet weights and a GPU).
+    # transfer_trainable_blocks: 0 freezes the pretrained base and trains the new head (feature extraction,
+    # several times cheaper than fine-tuning on a CPU); 1 also fine-tunes its last block (VGG16 block5, ResNet50
+    # conv5), and so on; then lower transfer_learning_rate (e.g. 1e-4).
     transfer_weights: str = "imagenet"
     transfer_image_size: int = 32
     transfer_trainable_blocks: int = 0
@@ -121,8 +120,8 @@ class A2Config(RunConfig):
                                   f"got {', '.join(values) or 'none'}.")
         if self.size_mismatch not in ("resize", "error"):
             raise ConfigError("--size-mismatch must be resize or error.")
-        if self.transfer_weights not in ("imagenet", "none"):
-            raise ConfigError("--transfer-weights must be imagenet or none.")
+        if self.transfer_weights not in ("imagenet", "random"):
+            raise ConfigError("--transfer-weights must be imagenet or random.")
         if len(self.synthetic_counts) < 2 or min(self.synthetic_counts) < 1:
             raise ConfigError("--synthetic-counts needs a case count (at least 1) for each of two or more classes, "
                               "e.g. 200,130,70.")
@@ -180,7 +179,7 @@ SMOKE = {
     "vit_depth": 1,
     "vit_heads": 2,
     "vit_mlp_dim": 32,
-    "transfer_weights": "none",
+    "transfer_weights": "random",
     "transfer_image_size": 32,
     "transfer_trainable_blocks": 0,
     "dense_units": 16,

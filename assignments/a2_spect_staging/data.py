@@ -19,10 +19,13 @@ from common.datasets.class_folders import list_labelled_cases
 from common.datasets.files import DataError, read_sample_manifest
 from common.datasets.image_folders import IMAGE_SUFFIXES
 from common.datasets.samples import ensure_samples
-from common.datasets.splits import stratified_split
+from common.datasets.splits import class_weights, stratified_split
 from common.datasets.synthetic_spect import SPECT_FOLDER, ras_to_display
+from common.volume_preprocess import resample
 
 VOLUME_SUFFIXES = (".nii", ".nii.gz")
+# The image axis that runs left <-> right in a crop (H, W, C).
+LEFT_RIGHT_AXIS = 1
 # Every class needs a test case and at least two training cases (two folds of cross-validation).
 MIN_CASES_PER_CLASS = 3
 
@@ -56,6 +59,30 @@ class SpectData:
     @property
     def task(self):
         return "binary" if len(self.class_names) == 2 else "multi-class"
+
+    @property
+    def dataset(self):
+        """The name result rows carry."""
+        return "spect-phantoms-synthetic" if self.sample else "spect"
+
+    def counts(self, index=None):
+        """Cases per class, over all cases or the cases ``index``."""
+        labels = self.labels if index is None else self.labels[index]
+        return np.bincount(labels, minlength=len(self.class_names)).tolist()
+
+    def describe(self):
+        """One line: what the data is, its classes and the split."""
+        composition = ", ".join(f"{count} {name}" for name, count in zip(self.class_names, self.counts()))
+        return (f"{self.title}: {len(self.labels)} images ({composition}); {len(self.train_index)} train / "
+                f"{len(self.test_index)} test")
+
+    def summary(self):
+        """What metrics.json records about the data."""
+        return {"title": self.title, "source": self.source, "sample": bool(self.sample), "task": self.task,
+                "class_names": self.class_names, "class_counts": self.counts(),
+                "train_counts": self.counts(self.train_index), "test_counts": self.counts(self.test_index),
+                "image_shape": list(self.image_shape), "crop_size": int(self.images.shape[1]),
+                "formats": self.formats, "skipped_files": self.skipped, "resized_files": self.resized}
 
 
 # --------------------------------------------------------------------------------------------- listing
@@ -210,6 +237,36 @@ def oversample_indices(labels, seed=0):
     return rng.permutation(np.concatenate(picks)).astype(np.int64)
 
 
+def training_dataset(x, y, num_classes, imbalance, config, seed):
+    """Shuffled, augmented batches of (x, one-hot y, sample weight) for one training run.
+
+    "oversampling" repeats random cases of the smaller classes (weights 1); "class_weight" keeps the cases and
+    weights each by its class's inverse frequency, which is exactly what Keras's ``class_weight`` does, written
+    out so that both strategies feed one compiled training step.
+    """
+    from common.augment import augmented_dataset
+    from common.tf_setup import import_tensorflow_quietly
+
+    tf = import_tensorflow_quietly()
+    if imbalance == "oversampling":
+        index = oversample_indices(y, seed)
+        weights = np.ones(len(index), np.float32)
+    else:
+        index = np.arange(len(y))
+        per_class = class_weights(y, num_classes)
+        weights = np.array([per_class[label] for label in y], np.float32)
+    x, one_hot = x[index], np.eye(num_classes, dtype=np.float32)[y[index]]
+    if config.augment:
+        flips = (LEFT_RIGHT_AXIS,) if config.flip_left_right else ()
+        dataset = augmented_dataset(x, (one_hot, weights), config.batch_size, seed, flip_axes=flips,
+                                    max_shift=config.max_shift, intensity_jitter=config.intensity_jitter,
+                                    max_rotation=config.max_rotation)
+    else:
+        dataset = (tf.data.Dataset.from_tensor_slices((x, (one_hot, weights)))
+                   .shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(config.batch_size))
+    return dataset.map(lambda image, target: (image, target[0], target[1])).prefetch(tf.data.AUTOTUNE)
+
+
 # ------------------------------------------------------------------------------------------- loading
 
 
@@ -237,8 +294,6 @@ def _read_all(paths, labels, class_names, volume_slices):
 
 def _common_size(images, paths, policy):
     """Bring every image to the most common size; returns (images, shape, [(path, original shape)])."""
-    import cv2
-
     shapes = collections.Counter(image.shape for image in images)
     shape = shapes.most_common(1)[0][0]
     odd = [(str(path), image.shape) for image, path in zip(images, paths) if image.shape != shape]
@@ -251,8 +306,7 @@ def _common_size(images, paths, policy):
         print(f"warning: {len(odd)} image(s) are not {shape[0]}x{shape[1]} (rows x columns) like the rest and were "
               f"resized to it (the crop must cover the same field of view in every image): {examples}",
               file=sys.stderr)
-        images = [image if image.shape == shape else
-                  cv2.resize(image, (shape[1], shape[0]), interpolation=cv2.INTER_AREA) for image in images]
+        images = [image if image.shape == shape else resample(image, shape) for image in images]
     return images, shape, odd
 
 

@@ -37,7 +37,7 @@ def build_model(name, input_shape, num_classes, config, transfer_weights=None):
     Args:
         config: an ``A2Config`` (widths, depths, dropout, transfer settings).
         transfer_weights: "imagenet" or None, for the two transfer models (decided once per run, see
-            ``train.resolve_transfer_weights``).
+            ``common.models.transfer.choose_transfer_weights``).
 
     Returns:
         An uncompiled ``keras.Model``.
@@ -76,9 +76,10 @@ def learning_rate_for(name, config):
     return config.transfer_learning_rate if name in TRANSFER_MODELS else config.learning_rate
 
 
-def compile_classifier(model, learning_rate, num_classes):
-    """Adam, cross-entropy on one-hot labels, accuracy and the macro one-vs-rest ROC-AUC (the early-stopping
-    metric: it does not depend on the class priors, which oversampling and class weights change)."""
+def compile_classifier(model, learning_rate):
+    """Adam, cross-entropy on one-hot labels, accuracy. Early stopping watches the exact validation AUC
+    (``common.train.ValidationAUC``): it does not depend on the class priors, which oversampling and class
+    weights change."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
-                  metrics=["accuracy", keras.metrics.AUC(name="auc", multi_label=True, num_labels=num_classes)])
+                  metrics=["accuracy"])
     return model

@@ -39,10 +39,29 @@ class VolumeSplits:
     examples: list  # (class name, raw RAS+ array, spacing, index in x_train): one training case per class
     skipped: list  # (path, reason) of unreadable cases
     md5: str | None = None  # the checksum of a single-file data set
+    source_key: str = "volumes"  # the MedMNIST set (e.g. "adrenalmnist3d_64"), or the folder of the user's data
 
     @property
     def task(self):
         return "binary" if len(self.class_names) == 2 else "multi-class"
+
+    @property
+    def dataset(self):
+        """The name result rows carry: the MedMNIST set, "mri-tumour-synthetic", or the name of the user's folder."""
+        if self.sample:
+            return "mri-tumour-synthetic" if self.md5 is None else f"{self.source_key}-sample-synthetic"
+        return self.source_key
+
+    def summary(self):
+        """What metrics.json records about the data."""
+        return {"title": self.title, "source": self.source, "md5": self.md5, "sample": bool(self.sample),
+                "split": self.split, "skipped_files": self.skipped, "class_names": self.class_names,
+                "volume_shape": list(self.x_train.shape[1:])}
+
+    def describe(self):
+        """One line: what the data is and the split."""
+        return (f"{self.title}: {len(self.y_train)} train / {len(self.y_val)} validation / {len(self.y_test)} test "
+                f"volumes of {self.x_train.shape[1:4]} (D, H, W)")
 
 
 def _to_model_layout(array_xyz):
@@ -117,7 +136,7 @@ def _medmnist(config):
     return VolumeSplits(_preprocess(arrays["train"], config), labels["train"], _preprocess(arrays["val"], config),
                         labels["val"], _preprocess(arrays["test"], config), labels["test"], data.class_names,
                         data.title, str(data.path), data.sample, "the official MedMNIST train / val / test split",
-                        examples, [], md5=data.md5)
+                        examples, [], md5=data.md5, source_key=config.data)
 
 
 def _user_volumes(config):
@@ -125,8 +144,10 @@ def _user_volumes(config):
 
     source = Path(config.data).expanduser()
     dataset = load_volume_dataset(source)
-    return _from_volume_dataset(dataset, config, f"your volumes in {source}", source, read_sample_manifest(
+    splits = _from_volume_dataset(dataset, config, f"your volumes in {source}", source, read_sample_manifest(
         source if source.is_dir() else source.parent))
+    splits.source_key = source.stem
+    return splits
 
 
 def load_volumes(config):
@@ -145,3 +166,27 @@ def load_volumes(config):
                         "laid out as root/<class>/<case>.nii.gz (or DICOM series folders root/<class>/<case>/), "
                         "or a CSV with the columns path,label.")
     return _user_volumes(config)
+
+
+def choose_slice(x, y, mode):
+    """The axial slice the single-slice model sees: the middle one, or the most informative one.
+
+    "informative" ranks every slice by how well its mean and its standard deviation separate the classes on
+    the given (training) volumes, as the ratio of between-class to within-class variance, and takes the best.
+
+    Args:
+        x: float32 (N, D, H, W, 1) training volumes; y: int (N,) labels.
+
+    Returns:
+        (slice index, per-slice scores or None).
+    """
+    depth = x.shape[1]
+    if mode == "central":
+        return depth // 2, None
+    features = np.stack([x.mean(axis=(2, 3, 4)), x.std(axis=(2, 3, 4))])  # (2, N, D)
+    classes = np.unique(y)
+    class_means = np.stack([features[:, y == label].mean(axis=1) for label in classes])  # (K, 2, D)
+    between = class_means.var(axis=0)
+    within = np.stack([features[:, y == label].var(axis=1) for label in classes]).mean(axis=0)
+    scores = (between / (within + 1e-8)).max(axis=0)
+    return int(np.argmax(scores)), scores

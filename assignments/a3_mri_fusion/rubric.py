@@ -53,7 +53,7 @@ def official_test_split(evidence):
 
 RUBRIC = Rubric(
     title="3D MRI tumour detection: single slice, late / early fusion, 3D ResNet",
-    task="binary",
+    tasks=("binary", "multi-class"),
     artefacts=("report.md", "config.json", "metrics.json", "predictions/*_test.npz", "figures/planes_*.png",
                "figures/preprocessing.png", "figures/roc_test.png", "figures/gradcam.png",
                "figures/learning_curves.png", "*/best.keras"),

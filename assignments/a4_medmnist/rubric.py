@@ -156,7 +156,7 @@ def quantization_targets(evidence):
 
 RUBRIC = Rubric(
     title="MedMNIST: 3D CNN, transfer learning, Grad-CAM, quantization, ResNet",
-    task="multi-class",
+    tasks=("binary", "multi-class", "ordinal", "multi-label"),
     artefacts=("report.md", "config.json", "metrics.json", *(f"predictions/{name}_test-*.npz" for name in MODELS),
                *(f"{name}/*.keras" for name in MODELS), "figures/learning_curves_p1.png",
                "figures/learning_curves_p2.png", "figures/learning_curves_p3.png", "figures/gradcam_p2_custom_cnn.png",

@@ -42,7 +42,7 @@ def deduplicated_test_scored(evidence):
 
 RUBRIC = Rubric(
     title="Kaggle brain-tumour MRI CNN",
-    task="multi-class",
+    tasks=("multi-class",),
     artefacts=("report.md", "config.json", "metrics.json", "predictions/cnn_test.npz", "cnn/model.keras",
                "cnn/model_info.json", "figures/learning_curves.png", "figures/confusion_cnn.png",
                "figures/gradcam_cnn.png", "figures/misclassified_cnn.png"),

@@ -9,6 +9,8 @@ layer. Inputs in [0, 1] are upsampled (if asked) and given ImageNet's "caffe" pr
 so a saved model needs no outside code.
 """
 
+import dataclasses
+
 import numpy as np
 
 from common.models.layers import classifier_head
@@ -17,6 +19,48 @@ from common.tf_setup import import_tensorflow_quietly
 import_tensorflow_quietly()
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
+
+# What --<model>-weights accepts: the ImageNet weights (the rows are skipped when they cannot be had), or random
+# initialisation, for anyone who wants the comparison with one more network trained from scratch.
+WEIGHT_CHOICES = ("imagenet", "random")
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferWeights:
+    """How a run trains its transfer-learning rows, decided once per run by ``choose_transfer_weights``."""
+
+    weights: str | None  # for the builders: "imagenet", or None for random initialisation
+    train: bool  # False: the rows are skipped, and the report says why in ``note``
+    note: str  # one line for the report and metrics.json
+
+
+def choose_transfer_weights(setting, probe, flag):
+    """Decide whether and how transfer rows are trained.
+
+    Args:
+        setting: "imagenet" or "random" (the value of ``flag``).
+        probe: a function that builds the transfer model with ``weights="imagenet"``; Keras downloads the weights
+            on first use, so this fails without internet (or a cached copy).
+        flag: the command-line flag, for the note (e.g. "--vgg-weights").
+
+    Returns:
+        A ``TransferWeights``. Without the ImageNet weights the rows are skipped: trained from random weights
+        they would take most of a run's time and say nothing about transfer learning.
+    """
+    if setting not in WEIGHT_CHOICES:
+        raise ValueError(f"{flag} must be one of {', '.join(WEIGHT_CHOICES)}, not {setting!r}.")
+    if setting == "random":
+        return TransferWeights(None, True, f"random initialisation ({flag} random): these rows are NOT transfer "
+                                           "learning, only more networks trained from scratch")
+    try:
+        probe()
+    except Exception as error:  # noqa: BLE001 (Keras raises a plain Exception for a failed download)
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        return TransferWeights(None, False, f"skipped: the ImageNet weights could not be downloaded ({reason}); "
+                                            f"pass {flag} random to train these rows from random weights for "
+                                            "comparison (they are then not transfer learning)")
+    return TransferWeights("imagenet", True, "ImageNet weights (keras.applications)")
+
 
 # The mean of ImageNet's training images in BGR order, which the "caffe" preprocessing subtracts.
 IMAGENET_BGR_MEAN = (103.939, 116.779, 123.68)

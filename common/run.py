@@ -1,0 +1,197 @@
+"""One run of an assignment, from start-up to ``metrics.json``: the same mechanism for every assignment.
+
+Every ``train.run(config)`` begins the same way::
+
+    session = start_run(config)              # strategy first (before any other TensorFlow work), seed, precision
+    data = load_data(config)                 # before the folder: missing data leaves no empty run folder
+    run = session.open_folder(ASSIGNMENT)    # a new (or, with --resume, the unfinished) run folder
+    ...
+    run.write_metrics(rows, data=...)        # adds the seed, the software and machine, the wall time
+
+and writes one folder, ``runs/<assignment>/<timestamp>/``::
+
+    config.json        the resolved configuration (re-run it with --config config.json)
+    <model>/           per-model checkpoint and history (see common.train)
+    predictions/       saved labels and scores per model and split, so a grader can re-score them
+    figures/           learning curves, confusion matrices, ROC curves, example images
+    metrics.json       written last: {"results": [result rows, see common.results], "seed", "environment", ...}
+    report.md          a short report with the tables and figures
+
+Folders are never reused: a second run in the same second gets a ``-2`` suffix. A run folder without
+``metrics.json`` is unfinished and is what ``--resume`` continues.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+from common.atomic import to_json_ready, write_json, write_text
+from common.results import row_problems
+
+METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.json"
+# Settings that may differ between a run and its resumption.
+RESUMABLE_CHANGES = ("resume", "verbose", "runs_dir")
+
+
+class RunError(RuntimeError):
+    """A run folder that cannot be created or resumed; the message says what to do."""
+
+
+def environment():
+    """The software and machine a run used, recorded in its metrics."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(package):
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return None
+
+    return {"python": platform.python_version(), "machine": platform.machine(), "system": platform.platform(),
+            "cpus": os.cpu_count(), "tensorflow": installed("tensorflow"), "keras": installed("keras"),
+            "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")}
+
+
+class RunFolder:
+    """The folder of one run of one assignment."""
+
+    def __init__(self, path, assignment, started=None):
+        self.path = Path(path)
+        self.assignment = assignment
+        self.config = None
+        self.started = time.perf_counter() if started is None else started
+
+    @classmethod
+    def create(cls, runs_dir, assignment, now=None):
+        """Make a new, empty run folder ``runs_dir/assignment/<YYYYmmdd-HHMMSS>[-n]``."""
+        parent = Path(runs_dir) / assignment
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+        for attempt in range(1, 1000):
+            path = parent / (stamp if attempt == 1 else f"{stamp}-{attempt}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path, assignment)
+        raise RunError(f"Could not create a new run folder under {parent}.")
+
+    @classmethod
+    def latest_unfinished(cls, runs_dir, assignment):
+        """The most recent run folder of ``assignment`` without ``metrics.json``, or ``None``."""
+        parent = Path(runs_dir) / assignment
+        if not parent.is_dir():
+            return None
+        candidates = sorted((p for p in parent.iterdir() if p.is_dir() and not (p / METRICS_FILE).exists()),
+                            key=lambda p: p.stat().st_mtime)
+        return cls(candidates[-1], assignment) if candidates else None
+
+    @classmethod
+    def open(cls, runs_dir, assignment, resume=False):
+        """A new run folder, or with ``resume`` the latest unfinished one (``RunError`` if there is none)."""
+        if resume:
+            run = cls.latest_unfinished(runs_dir, assignment)
+            if run is None:
+                raise RunError(f"--resume found no unfinished run of {assignment} under "
+                               f"{Path(runs_dir) / assignment} (a finished run has a {METRICS_FILE}). "
+                               "Run again without --resume to start a new run.")
+            return run
+        return cls.create(runs_dir, assignment)
+
+    @property
+    def figures(self):
+        folder = self.path / "figures"
+        folder.mkdir(exist_ok=True)
+        return folder
+
+    def model_folder(self, name):
+        return self.path / name
+
+    def relative(self, path):
+        """``path`` relative to the run folder, as metrics and reports name files."""
+        return str(Path(path).relative_to(self.path))
+
+    def start(self, config):
+        """Write the run's configuration; when resuming, first check that it matches the saved one.
+
+        Resuming with different settings would silently mix two experiments in one folder, so it is refused.
+        """
+        saved_path = self.path / CONFIG_FILE
+        if config.resume and saved_path.exists():
+            try:
+                saved = json.loads(saved_path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise RunError(f"{saved_path} cannot be read ({error}), so this run cannot be resumed safely. "
+                               "Start a new run without --resume.") from None
+            current = to_json_ready(config.to_dict())
+            changed = sorted(key for key, value in current.items()
+                             if key not in RESUMABLE_CHANGES and saved.get(key) != value)
+            if changed:
+                raise RunError(f"{self.path} was started with different settings ({', '.join(changed)}). Resume "
+                               f"it with its own settings: --config {saved_path} --resume")
+        self.config = config
+        write_json(saved_path, config.to_dict() if hasattr(config, "to_dict") else config)
+
+    def write_metrics(self, results, **extra):
+        """Write ``metrics.json``: the result rows (``common.results``), ``extra``, and what every run records:
+        the seed, the software and machine (``environment``) and the wall time since start-up. Returns what it
+        wrote, for the report."""
+        for row in results:
+            problems = row_problems(row)
+            if problems:
+                name = row.get("model", row) if isinstance(row, dict) else row
+                raise ValueError(f"result row {name}: {'; '.join(problems)}.")
+        recorded = {"seed": getattr(self.config, "seed", None), "environment": environment(),
+                    "wall_seconds": time.perf_counter() - self.started}
+        data = {"assignment": self.assignment, "run": self.path.name,
+                "finished": datetime.datetime.now().isoformat(timespec="seconds"), **recorded, **extra,
+                "results": results}
+        write_json(self.path / METRICS_FILE, data)
+        return data
+
+    def read_metrics(self):
+        """The run's ``metrics.json`` as a dict."""
+        return json.loads((self.path / METRICS_FILE).read_text())
+
+    def write_report(self, text):
+        write_text(self.path / "report.md", text)
+        return self.path / "report.md"
+
+
+@dataclasses.dataclass
+class RunStart:
+    """What ``start_run`` set up: the strategy to build models under, and the clock of the run."""
+
+    config: object
+    strategy: object
+    started: float
+
+    def open_folder(self, assignment):
+        """The run folder of this run (new, or the unfinished one with ``--resume``), its config written."""
+        run = RunFolder.open(self.config.runs_dir, assignment, resume=self.config.resume)
+        run.started = self.started
+        run.start(self.config)
+        print(f"[run] {run.path}", flush=True)
+        return run
+
+
+def start_run(config):
+    """The first call of every assignment's ``run(config)``.
+
+    The ``tf.distribute`` strategy is made first: a multi-worker strategy must exist before any other TensorFlow
+    work. Then every random generator is seeded (with op determinism, so the same seed on the same machine gives
+    the same metrics) and the float policy is set (``--mixed-precision``).
+    """
+    from common.reproducibility import set_seed
+    from common.train import get_strategy, set_mixed_precision
+
+    started = time.perf_counter()
+    strategy = get_strategy(config.strategy)
+    set_seed(config.seed)
+    set_mixed_precision(config.mixed_precision)
+    return RunStart(config, strategy, started)
