@@ -18,7 +18,7 @@ help:
 	@echo "make test          set up .venv and run the test suite (no data or network needed)"
 	@echo "make assignmentN   run assignment N (1-5) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
-	@echo "make test-real     slow checks on real data (DATA_DIR, or ../shared/data when present)"
+	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
 	@echo "make grade RUN=runs/<assignment>/<timestamp>   score a run (or a .zip, or a folder of them) against its rubric"
 	@echo "make new-assignment NAME=my_project FROM=1     copy an assignment to start your own project"
 	@echo "make submit ASSIGNMENT=1                       pack the code and latest finished run into submissions/"

@@ -125,8 +125,8 @@ _FIELD_LINE = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*)\s*:")
 def _class_comments(cls):
     """{field: (own comment, inline comment, paragraph comment, field that carries the paragraph comment)} from
     the source of one dataclass: a block of ``#`` lines right above a field is its own comment, a ``#`` comment
-    at the end of its line its inline one; a field without its own comment takes the last block above it in the
-    same paragraph (no blank line between), which often documents a group of fields."""
+    at the end of its line its inline one; a field with neither points to the last block above it in the same
+    paragraph (no blank line between), which often documents a group of fields."""
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
@@ -162,12 +162,10 @@ def field_help(config_cls):
     texts = {}
     for cls in reversed(config_cls.__mro__):
         for name, (own, inline, paragraph, owner) in _class_comments(cls).items():
-            if own:
+            if own or inline:
                 text = " ".join(part for part in (own, inline) if part)
-            elif paragraph:
-                text = " ".join(part for part in (inline, f"(see {_flag(owner)})") if part)
             else:
-                text = inline
+                text = f"(see {_flag(owner)})" if paragraph else ""
             texts[name] = text
     return texts
 

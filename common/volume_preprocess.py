@@ -9,8 +9,9 @@ axial slice k). Every function returns a new float32 array and leaves its input 
    and a few very bright voxels (vessels, fat, artefacts) would otherwise compress all tissue contrast.
 2. ``clahe_slices`` (optional): contrast-limited adaptive histogram equalisation of each axial slice; it
    needs values in [0, 1], which step 1 gives.
-3. ``resample_volume``: trilinear resampling to one shape (``resample``, the suite's one resampler), so that volumes with different numbers of slices
-   can be batched; done after the intensity steps so that percentiles are taken on the original voxels.
+3. ``resample_volume``: trilinear resampling to one shape (``resample``, the suite's one resampler), so that
+   volumes with different numbers of slices can be batched; done after the intensity steps so that percentiles
+   are taken on the original voxels.
 4. ``normalize_volume``: z-score (mean 0, standard deviation 1 over the foreground) or min-max to [0, 1],
    per volume, on the final grid that the model sees.
 """

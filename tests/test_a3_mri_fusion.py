@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assignments.a3_mri_fusion.config import SMOKE, A3Config
+from assignments.a3_mri_fusion.data import choose_slice
 from assignments.a3_mri_fusion.model import (
     build_early_fusion_model,
     build_late_fusion_model,
@@ -17,7 +18,6 @@ from assignments.a3_mri_fusion.model import (
     build_single_slice_model,
     compile_classifier,
 )
-from assignments.a3_mri_fusion.data import choose_slice
 from common.config import ConfigError, make_config
 from common.datasets.files import DataError
 

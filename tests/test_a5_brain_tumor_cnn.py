@@ -34,11 +34,13 @@ def smoke_run(copied_smoke_run):
 
 def test_run_folder_metrics_and_report(smoke_run):
     folder = smoke_run[0]
-    for name in ("report.md", "metrics.json", "config.json", "cnn/model.keras", "cnn/model_info.json",
-                 "efficientnet_b0/best.keras", "predictions/cnn_test.npz", "figures/gradcam_cnn.png",
-                 "figures/misclassified_cnn.png", "figures/confusion_cnn.png", "figures/learning_curves.png"):
-        assert (folder / name).is_file(), name
     metrics = json.loads((folder / "metrics.json").read_text())
+    chosen = metrics["chosen_model"]
+    for name in ("report.md", "metrics.json", "config.json", "cnn/model.keras", "cnn/model_info.json",
+                 "efficientnet_b0/best.keras", "predictions/cnn_test.npz", f"figures/gradcam_{chosen}.png",
+                 f"figures/misclassified_{chosen}.png", "figures/confusion_cnn.png", "figures/learning_curves.png"):
+        assert (folder / name).is_file(), name
+    assert f"{chosen} (the chosen model): Grad-CAM" in (folder / "report.md").read_text()
     splits = {(row["model"], row["split"]): row for row in metrics["results"]}
     assert set(splits) == {(m, s) for m in ("cnn", "efficientnet_b0") for s in ("test", "test-deduplicated")}
     # The sample set plants two byte-identical copies of training files in Testing.
@@ -111,5 +113,5 @@ def test_missing_data_explains_the_kaggle_download(tmp_path, capsys):
 def test_config_checks():
     with pytest.raises(ConfigError, match="divisible"):
         make_config(A5Config, {"image_size": 100})
-    with pytest.raises(ConfigError, match="imagenet or none"):
+    with pytest.raises(ConfigError, match="imagenet or random"):
         make_config(A5Config, {"transfer_weights": "local"})

@@ -81,3 +81,45 @@ def test_counts_below_their_minimum_name_the_flag():
 
     with pytest.raises(ConfigError, match="--num-trials must be at least 1, not 0"):
         make_config(A1Config, {"num_trials": 0})
+
+
+@dataclasses.dataclass
+class CommentedConfig(RunConfig):
+    # How many passes over the data; early stopping usually ends sooner.
+    epochs: int = 10
+    rate: float = 0.5  # a share, 50% by default
+
+    # Widths of the two layers, in units,
+    # one per layer.
+    first_width: int = 8
+    second_width: int = 16
+
+
+def test_help_texts_are_the_comments_of_the_config_fields(capsys):
+    from common.config import field_help
+
+    texts = field_help(CommentedConfig)
+    assert texts["epochs"] == "How many passes over the data; early stopping usually ends sooner."
+    assert texts["rate"] == "a share, 50% by default"
+    assert texts["first_width"] == "Widths of the two layers, in units, one per layer."
+    assert texts["second_width"] == "(see --first-width)", "a field under a group comment points to it"
+    assert texts["seed"].startswith("One seed for Python, NumPy and Keras"), "the shared fields have theirs too"
+    with pytest.raises(SystemExit):
+        parse_config(CommentedConfig, ["--help"], prog="toy")
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "a share, 50% by default (default: 0.5)" in printed
+
+
+def test_every_field_of_every_assignment_has_a_help_text():
+    import importlib
+
+    from assignments.catalogue import ASSIGNMENTS
+    from common.config import field_help
+
+    for package, _ in ASSIGNMENTS.values():
+        module = importlib.import_module(f"assignments.{package}.config")
+        for config_cls in [value for value in vars(module).values()
+                           if isinstance(value, type) and dataclasses.is_dataclass(value)]:
+            texts = field_help(config_cls)
+            missing = [field.name for field in dataclasses.fields(config_cls) if not texts.get(field.name)]
+            assert not missing, f"{package}.{config_cls.__name__}: no comment for {missing}"

@@ -1,10 +1,10 @@
 """Slow checks on the real data sets (``make test-real``); skipped where the data are not on disk.
 
-They look in ``$DATA_DIR`` and then in ``../shared/data`` beside the repository.
+They look in ``$DATA_DIR`` (default: the data cache ``data/``); point it at a folder that holds the real files,
+e.g. ``DATA_DIR=/path/to/data make test-real``.
 """
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.config import default_data_dir
 from common.datasets.usps import load_usps
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,10 +20,10 @@ pytestmark = pytest.mark.slow
 
 
 def _real_data_root():
-    for candidate in (os.environ.get("DATA_DIR"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "usps" / "zip.train.gz").exists():
-            return Path(candidate)
-    pytest.skip("real USPS files not found in DATA_DIR or ../shared/data")
+    root = Path(default_data_dir())
+    if (root / "usps" / "zip.train.gz").exists():
+        return root
+    pytest.skip(f"real USPS files not found in DATA_DIR ({root})")
 
 
 def test_real_usps_loads_with_the_published_shapes_and_counts():
@@ -52,10 +53,10 @@ def test_assignment1_reaches_the_course_reference_on_real_usps(tmp_path):
 
 
 def _medmnist_root(*names):
-    for candidate in (os.environ.get("DATA_DIR"), REPO.parent / "shared" / "data"):
-        if candidate and all((Path(candidate) / "medmnist" / name).exists() for name in names):
-            return Path(candidate)
-    pytest.skip(f"real MedMNIST files {', '.join(names)} not found in DATA_DIR or ../shared/data")
+    root = Path(default_data_dir())
+    if all((root / "medmnist" / name).exists() for name in names):
+        return root
+    pytest.skip(f"real MedMNIST files {', '.join(names)} not found in DATA_DIR ({root})")
 
 
 def test_real_retinamnist_loads_with_the_published_splits():

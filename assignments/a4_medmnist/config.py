@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from common.config import ConfigError, RunConfig
+from common.config import ConfigError, RunConfig, default_data_dir, default_runs_dir
 
 # The folder name, so that a copy of this folder under a new name writes its own runs.
 ASSIGNMENT = __package__.rsplit(".", 1)[-1]
@@ -81,8 +81,8 @@ class A4Config(RunConfig):
     cnn_dropout_rate: float = 0.4
 
     # P2-B: VGG16 transfer learning, frozen backbone vs last block fine-tuned. "imagenet" downloads the
-    # weights (needs internet; without it the run falls back to random weights and says so); "none" asks
-    # for random weights.
+    # weights (needs internet; without them the VGG16 rows are skipped, and the report says so); "random" trains
+    # them from random weights, for comparison only (then they are not transfer learning).
     vgg: bool = True
     vgg_weights: str = "imagenet"
     vgg_image_size: int = 64  # inputs are upsampled inside the model; VGG16 needs at least 32 px
@@ -138,8 +138,8 @@ class A4Config(RunConfig):
         for name in ("monitor", "cnn3d_monitor"):
             if getattr(self, name) not in MONITORS:
                 raise ConfigError(f"{_flag(name)} must be val_auc or val_loss, not {getattr(self, name)!r}.")
-        if self.vgg_weights not in ("imagenet", "none"):
-            raise ConfigError("--vgg-weights must be imagenet or none.")
+        if self.vgg_weights not in ("imagenet", "random"):
+            raise ConfigError("--vgg-weights must be imagenet or random.")
         if self.vgg_image_size < 32:
             raise ConfigError(f"--vgg-image-size must be at least 32 (VGG16 pools five times), not "
                               f"{self.vgg_image_size}.")
@@ -196,7 +196,7 @@ SMOKE = {
     "batch_size": 32,
     "cnn_filters": (8, 16),
     "cnn_dense_units": 16,
-    "vgg_weights": "none",
+    "vgg_weights": "random",
     "vgg_image_size": 32,
     "vgg_epochs": 1,
     "vgg_patience": 1,
@@ -208,3 +208,34 @@ SMOKE = {
     "resnet_blocks": (1, 1),
     "resnet_filters": (8, 16),
 }
+
+
+@dataclasses.dataclass
+class TrialsConfig:
+    """Settings of the RetinaMNIST trials study (``python -m assignments.a4_medmnist.trials``)."""
+
+    # Where the data sets live (medmnist/retinamnist.npz), as for the assignment itself.
+    data_dir: str = dataclasses.field(default_factory=default_data_dir)
+    # Parent folder of the run folders; the study writes runs/a4_medmnist_trials/<timestamp>/.
+    runs_dir: str = dataclasses.field(default_factory=default_runs_dir)
+    # "real": the official RetinaMNIST file; "sample": the synthetic one (quick checks, not results).
+    data: str = "real"
+    # The training settings to run (see --list); empty: every setting.
+    settings: tuple[str, ...] = ()
+    # Every setting is trained once per seed; the spread over seeds is what the study measures.
+    seeds: tuple[int, ...] = (1, 2)
+    # Trials run side by side, each in its own process with one TensorFlow thread.
+    jobs: int = 2
+    # Train every setting for this many epochs instead of its own (0: its own); for quick checks.
+    epochs: int = 0
+    # Print the settings and what each changes, then stop.
+    list: bool = False
+
+    def validate(self):
+        if self.data not in ("real", "sample"):
+            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
+        if self.jobs < 1 or self.epochs < 0 or not self.seeds:
+            raise ConfigError("--jobs must be at least 1, --epochs at least 0 (its own), and --seeds not empty.")
+
+    def to_dict(self):
+        return dataclasses.asdict(self)

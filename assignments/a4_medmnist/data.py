@@ -59,6 +59,12 @@ class TaskData:
             return labels.astype(np.float32)
         return np.eye(self.num_outputs, dtype=np.float32)[labels]
 
+    def summary(self):
+        """What metrics.json records about this set."""
+        return {"title": self.title, "path": str(self.path), "md5": self.md5, "sample": bool(self.sample),
+                "task": self.task, "class_names": self.class_names, "test_split": self.test_split,
+                "counts": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}}
+
     def describe(self):
         """A one-line summary of the splits and the class balance (training split)."""
         counts = (self.y_train.sum(axis=0) if self.task == "multi-label"

@@ -155,13 +155,12 @@ def positive_weights_from_labels(labels):
     return np.where(positives > 0, negatives / np.maximum(positives, 1.0), 1.0).tolist()
 
 
-def compile_for_task(model, task, num_outputs, learning_rate, positive_weights=None):
-    """Adam + the task's loss, with accuracy and AUC metrics named ``accuracy`` and ``auc``.
+def compile_for_task(model, task, learning_rate, positive_weights=None):
+    """Adam + the task's loss, with an accuracy metric named ``accuracy``.
 
-    Labels are one-hot (N, C) for single-label tasks and 0/1 rows (N, L) for multi-label ones. The AUC metric
-    is the mean of the per-column AUCs (``multi_label=True``), which is the MedMNIST evaluator's AUC for every
-    task: one-vs-rest macro AUC for multi-class, the positive class's AUC for binary (both columns give the
-    same value), the per-label mean for multi-label.
+    Labels are one-hot (N, C) for single-label tasks and 0/1 rows (N, L) for multi-label ones. The validation
+    AUC is not a Keras metric: the trainer logs the evaluator's exact AUC every epoch (``ValidationAUC``), the
+    MedMNIST definition for every task and the number the tables report.
     """
     if task == MULTI_LABEL:
         loss = (WeightedBinaryCrossentropy(positive_weights) if positive_weights is not None
@@ -170,6 +169,5 @@ def compile_for_task(model, task, num_outputs, learning_rate, positive_weights=N
     else:
         loss = keras.losses.CategoricalCrossentropy()
         accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss,
-                  metrics=[accuracy, keras.metrics.AUC(multi_label=True, num_labels=num_outputs, name="auc")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[accuracy])
     return model

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from common.datasets.medmnist_benchmarks import SOURCE, published_rows
 from common.gradcam import grad_cam, overlay
 from common.plots import (
     plot_confusion_matrix,
@@ -10,10 +11,9 @@ from common.plots import (
     plot_roc_comparison,
     plot_roc_curves,
 )
-from common.report import markdown_table, sample_data_banner
+from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 
 from .model import cnn3d_gradcam_layer, resnet_gradcam_layer
-from .references import SOURCE, published_rows
 
 
 def _class_label(data, index):
@@ -55,7 +55,7 @@ def make_figures(config, run_folder, trained, rows, scores, selection):
     for problem, prefixes in (("p1", ("P1",)), ("p2", ("P2-A", "P2-B")), ("p3", ("P3",))):
         histories = {name: model.fit.history for name, model in trained.items() if model.problem in prefixes}
         if histories:
-            figures[f"{problem.upper()}: learning curves (loss, AUC)"] = plot_learning_curves(
+            figures[f"{problem.upper()}: learning curves (loss, exact validation AUC)"] = plot_learning_curves(
                 histories, folder / f"learning_curves_{problem}.png", metrics=("loss", "auc"))
     by_set = {}
     for name, model in trained.items():
@@ -64,7 +64,8 @@ def make_figures(config, run_folder, trained, rows, scores, selection):
         if data.task == "multi-label":
             for name, model_scores in set_scores.items():
                 figures[f"{name}: ROC per label on {key} test"] = plot_roc_curves(
-                    data.y_test, model_scores, data.class_names, folder / f"roc_{name}.png", task="multi-label")
+                    data.y_test, model_scores, data.class_names, folder / f"roc_{name}.png", task="multi-label",
+                    model_name=name)
         else:
             task = "binary" if data.task == "binary" else "multi-class"
             figures[f"ROC on {key} test"] = plot_roc_comparison(data.y_test, set_scores, data.class_names,
@@ -146,7 +147,10 @@ the median of single-image inferences with 1 thread ("keras" is TensorFlow at ba
 """
 
 
-def write_report(run_folder, config, trained, rows, selection, quantization, figures, elapsed, intended_use):
+def write_report(run_folder, config, trained, rows, scores, selection, quantization, transfer):
+    """Draw the figures and write report.md; ``transfer`` is how the VGG16 rows were trained (None: not asked)."""
+    figures = make_figures(config, run_folder, trained, rows, scores, selection)
+    elapsed = run_folder.read_metrics()["wall_seconds"]
     sets = {}
     for model in trained.values():
         sets.setdefault(model.data.key, model.data)
@@ -176,7 +180,8 @@ Compared with the published MedMNIST v2 rows (those models saw 28^3 volumes):
 
 {_results_table(rows, ("P2-A", "P2-B"))}
 
-{"".join(f"VGG16 weights: {note}." + chr(10) for note in sorted(notes))}
+{"".join(f"VGG16 weights: {note}." + chr(10) for note in sorted(notes))}{
+f"VGG16: {transfer.note}." + chr(10) if transfer is not None and not transfer.train else ""}
 ### D: quantization of the custom CNN
 
 {_quantization_section(quantization)}""")
@@ -190,14 +195,13 @@ Compared with the published MedMNIST v2 rows (those models saw 28^3 volumes):
 Every from-scratch 2D model of this run beside the published rows for the same set:
 
 {_reference_table(from_scratch, config.image_dataset, real)}""")
-    images = "\n".join(f"**{caption}**\n\n![{caption}]({path})\n" for caption, path in figures.items())
     body = "\n".join(sections)
     return run_folder.write_report(f"""# Assignment 4: MedMNIST v2, from a 3D CNN to a quantized 2D model
 
 {banner}Data (official MedMNIST train / validation / test splits):
 {data_lines}
 
-{intended_use} Accuracy and AUC follow the MedMNIST evaluator: arg-max accuracy and one-vs-rest AUC for
+{INTENDED_USE} Accuracy and AUC follow the MedMNIST evaluator: arg-max accuracy and one-vs-rest AUC for
 multi-class and ordinal sets, the positive class's AUC for binary sets, the mean per-label AUC and accuracy at
 0.5 for multi-label sets.
 
@@ -211,6 +215,6 @@ re-estimated on the clean training images; "val AUC (checkpoint)" is before that
 {body}
 ## Figures
 
-{images}
+{figure_list(figures)}
 Seed {config.seed}; whole run {elapsed / 60:.1f} min.
 """)

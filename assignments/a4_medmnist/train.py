@@ -9,18 +9,17 @@ validation, evaluate each model once on its test split, explain with Grad-CAM, q
 """
 
 import dataclasses
-import platform
-import sys
-import time
 from pathlib import Path
 
+from common.atomic import save_model
 from common.augment import augmented_dataset, mixup_batches
 from common.evaluate import evaluate_predictions
-from common.models.transfer import copy_weights_by_name
+from common.models.transfer import choose_transfer_weights, copy_weights_by_name
 from common.profiling import count_parameters
-from common.report import RunFolder
 from common.reproducibility import set_seed
-from common.train import FitResult, fit_model, get_strategy, predict_scores, recalibrate_batch_norm, set_mixed_precision
+from common.results import score_split
+from common.run import start_run
+from common.train import FitResult, fit_model, predict_scores, recalibrate_batch_norm
 
 from .config import ASSIGNMENT
 from .data import TaskData, load_task_data
@@ -33,12 +32,11 @@ from .model import (
     positive_weights_from_labels,
 )
 from .quantization import quantize_model, start_qat
-from .report import make_figures, write_report
+from .report import write_report
 
 # The model a row reports: the best validation checkpoint with batch-norm statistics re-estimated on the clean
 # training images (see _finalise).
 FINAL_MODEL = "model.keras"
-INTENDED_USE = "Teaching only: not a medical device, not for diagnosis."
 
 
 @dataclasses.dataclass
@@ -84,7 +82,7 @@ def _train(name, build, data, config, run_folder, strategy, *, epochs, batch_siz
     return fit_model(build, train, (data.x_val, data.targets(data.y_val)), run_folder.model_folder(name),
                      epochs=epochs, batch_size=batch_size, monitor=monitor, mode=_monitor_mode(monitor),
                      patience=patience, reduce_lr_patience=reduce_lr_patience, strategy=strategy,
-                     resume=config.resume, verbose=config.verbose)
+                     resume=config.resume, verbose=config.verbose, task=data.task)
 
 
 def _finalise(trained, batch_size):
@@ -100,8 +98,7 @@ def _finalise(trained, batch_size):
     trained.val_checkpoint = evaluate_predictions(data.y_val, predict_scores(model, data.x_val, batch_size),
                                                   data.task, data.class_names)
     if recalibrate_batch_norm(model, data.x_train, batch_size=batch_size):
-        trained.model_file = trained.fit.folder / FINAL_MODEL
-        model.save(trained.model_file)
+        trained.model_file = save_model(model, trained.fit.folder / FINAL_MODEL)
     else:  # no batch norm (VGG16): the checkpoint is the final model, and is not written twice
         trained.model_file = trained.fit.folder / "best.keras"
     trained.val = evaluate_predictions(data.y_val, predict_scores(model, data.x_val, batch_size), data.task,
@@ -124,7 +121,7 @@ def problem1(config, run_folder, strategy, data):
         def build():
             model = build_cnn3d(data.x_train.shape[1:], data.num_outputs, config.cnn3d_filters,
                                 config.cnn3d_convs_per_stage, config.cnn3d_dense_units, config.cnn3d_dropout_rate)
-            return compile_for_task(model, data.task, data.num_outputs, config.cnn3d_learning_rate)
+            return compile_for_task(model, data.task, config.cnn3d_learning_rate)
 
         fit = _train(name, build, data, config, run_folder, strategy, epochs=config.cnn3d_epochs,
                      batch_size=config.cnn3d_batch_size, patience=config.cnn3d_patience, monitor=config.cnn3d_monitor,
@@ -156,7 +153,7 @@ def problem2_custom_cnn(config, run_folder, strategy, data):
         def build():
             model = build_custom_cnn_for_task(data.x_train.shape[1:], data.num_outputs, data.task, config.cnn_filters,
                                               config.cnn_dense_units, config.cnn_dropout_rate)
-            return compile_for_task(model, data.task, data.num_outputs, config.learning_rate, weights)
+            return compile_for_task(model, data.task, config.learning_rate, weights)
 
         fit = _train(name, build, data, config, run_folder, strategy, epochs=config.epochs,
                      batch_size=config.batch_size, patience=config.patience, monitor=config.monitor,
@@ -168,25 +165,17 @@ def problem2_custom_cnn(config, run_folder, strategy, data):
     return results
 
 
-def _vgg_weights(config, data):
-    """("imagenet" or None, note): ImageNet weights when they can be had, else random ones, said plainly."""
-    if config.vgg_weights == "none":
-        return None, ("random initialisation (--vgg-weights none): these rows are NOT transfer learning and say "
-                      "nothing about it")
-    try:  # the pretrained weights need internet the first time; Keras raises a plain Exception on failure
-        build_vgg16_for_task(data.x_train.shape[1:], data.num_outputs, data.task, weights="imagenet",
-                             image_size=config.vgg_image_size)
-    except Exception as error:  # noqa: BLE001 (any failure to fetch the weights means: no transfer learning)
-        message = str(error).splitlines()[0][:200]
-        print(f"[vgg16] ImageNet weights unavailable, falling back to random weights: {message}", file=sys.stderr)
-        return None, (f"random initialisation: the ImageNet weights could not be downloaded ({message}); these rows "
-                      "are NOT transfer-learning results and are not meaningful as such")
-    return "imagenet", "ImageNet weights (keras.applications VGG16)"
+def vgg_weights(config, data):
+    """How the VGG16 rows are trained: ImageNet weights when they can be had, skipped without them (or from random
+    weights with --vgg-weights random); see ``choose_transfer_weights``."""
+    return choose_transfer_weights(config.vgg_weights, lambda: build_vgg16_for_task(
+        data.x_train.shape[1:], data.num_outputs, data.task, weights="imagenet", image_size=config.vgg_image_size),
+        "--vgg-weights")
 
 
-def problem2_vgg16(config, run_folder, strategy, data):
+def problem2_vgg16(config, run_folder, strategy, data, transfer):
     """P2-B: VGG16 with its backbone frozen, then with its last block fine-tuned from the frozen model."""
-    weights, note = _vgg_weights(config, data)
+    weights, note = transfer.weights, transfer.note
     positive_weights = _positive_weights(config, data)
     augmentation = _augmentation_2d(config) if config.augment != "off" else None
 
@@ -196,7 +185,7 @@ def problem2_vgg16(config, run_folder, strategy, data):
                                      dense_units=config.vgg_dense_units)
         if start_from is not None:  # fine-tuning continues from the trained head (and the same backbone)
             copy_weights_by_name(start_from, model)
-        return compile_for_task(model, data.task, data.num_outputs, learning_rate, positive_weights)
+        return compile_for_task(model, data.task, learning_rate, positive_weights)
 
     frozen = _train("p2_vgg16_frozen", lambda: build(0, config.vgg_learning_rate), data, config, run_folder,
                     strategy, epochs=config.vgg_epochs, batch_size=config.batch_size, patience=config.vgg_patience,
@@ -221,7 +210,7 @@ def problem3(config, run_folder, strategy, data):
     def build():
         model = build_resnet_for_task(data.x_train.shape[1:], data.num_outputs, data.task, config.resnet_blocks,
                                       config.resnet_filters, config.resnet_dropout_rate)
-        return compile_for_task(model, data.task, data.num_outputs, config.learning_rate, weights)
+        return compile_for_task(model, data.task, config.learning_rate, weights)
 
     fit = _train("p3_resnet", build, data, config, run_folder, strategy, epochs=config.epochs,
                  batch_size=config.batch_size, patience=config.patience, monitor=config.monitor,
@@ -234,24 +223,18 @@ def problem3(config, run_folder, strategy, data):
 
 
 def evaluate_on_test(trained, run_folder, batch_size):
-    """The one evaluation of a model on its test split: a metrics row, and the saved predictions."""
+    """The one evaluation of a model on its test split: its result row, and the scores."""
     data, model = trained.data, trained.fit.model
     scores = predict_scores(model, data.x_test, batch_size)
-    test = evaluate_predictions(data.y_test, scores, data.task, data.class_names)
-    run_folder.save_predictions(trained.name, data.test_split, data.y_test, scores, data.class_names)
     trainable, total = count_parameters(model)
-    row = {
-        "model": trained.name, "problem": trained.problem, "description": trained.description,
-        "dataset": data.dataset, "split": data.test_split, "task": data.task,
-        "accuracy": test["accuracy"], "auc": test["auc"], "balanced_accuracy": test["balanced_accuracy"],
-        "macro_f1": test["macro_f1"], "num_samples": test["num_samples"],
-        "val_accuracy": trained.val["accuracy"], "val_auc": trained.val["auc"],
-        "val_auc_checkpoint": trained.val_checkpoint["auc"], "augment": trained.augment,
-        "parameters": total, "trainable_parameters": trainable, "epochs_run": trained.fit.epochs_run,
-        "best_epoch": trained.fit.best_epoch, "train_seconds": trained.fit.train_seconds,
-        "model_file": str(trained.model_file.relative_to(run_folder.path)), "note": trained.note,
-        "per_class": test["per_class"], "confusion_matrix": test["confusion_matrix"],
-    }
+    row = score_split(run_folder, trained.name, data.test_split, data.y_test, scores, task=data.task,
+                      class_names=data.class_names, dataset=data.dataset,
+                      model_file=run_folder.relative(trained.model_file), problem=trained.problem,
+                      description=trained.description, val_accuracy=trained.val["accuracy"],
+                      val_auc=trained.val["auc"], val_auc_checkpoint=trained.val_checkpoint["auc"],
+                      augment=trained.augment, parameters=total, trainable_parameters=trainable,
+                      epochs_run=trained.fit.epochs_run, best_epoch=trained.fit.best_epoch,
+                      train_seconds=trained.fit.train_seconds, note=trained.note)
     return row, scores
 
 
@@ -262,22 +245,18 @@ def choose_on_validation(candidates):
 
 def run(config):
     """Run assignment 4 end to end; returns the run folder (a ``pathlib.Path``)."""
-    started = time.perf_counter()
-    strategy = get_strategy(config.strategy)  # before any other TensorFlow work (multi-worker needs it)
-    set_seed(config.seed)
-    set_mixed_precision(config.mixed_precision)
+    session = start_run(config)
+    strategy = session.strategy
     # Both data sets are read before the run folder exists: missing data leaves no empty folder behind.
     volumes = load_task_data(config.volume_dataset, config.volume_size, config) if 1 in config.problems else None
     images = (load_task_data(config.image_dataset, config.image_size, config)
               if {2, 3} & set(config.problems) else None)
-    run_folder = RunFolder.open(config.runs_dir, ASSIGNMENT, resume=config.resume)
-    run_folder.start(config)
-    print(f"[run] {run_folder.path}", flush=True)
+    run_folder = session.open_folder(ASSIGNMENT)
     for data in (volumes, images):
         if data is not None:
             print(f"[data] {data.describe()}", flush=True)
 
-    trained, selection, qat_future = {}, {}, None
+    trained, selection, qat_future, transfer = {}, {}, None, None
     if 1 in config.problems:
         p1 = problem1(config, run_folder, strategy, volumes)
         trained.update({model.name: model for model in p1})
@@ -289,7 +268,10 @@ def run(config):
         if config.quantize:  # quantization-aware training runs in a child process while the others train
             qat_future = start_qat(trained[selection["p2_custom_cnn"]["chosen"]], config, run_folder)
         if config.vgg:
-            vgg = problem2_vgg16(config, run_folder, strategy, images)
+            transfer = vgg_weights(config, images)
+            print(f"[vgg16] {transfer.note}", flush=True)
+        if transfer is not None and transfer.train:
+            vgg = problem2_vgg16(config, run_folder, strategy, images, transfer)
             trained.update({model.name: model for model in vgg})
             selection["p2_vgg16"] = _selection(vgg)
     if 3 in config.problems:
@@ -310,19 +292,13 @@ def run(config):
         chosen = trained[selection["p2_custom_cnn"]["chosen"]]
         quantization = quantize_model(chosen, config, run_folder, qat_future)
 
-    figures = make_figures(config, run_folder, trained, rows, scores, selection)
-    elapsed = time.perf_counter() - started
-    sets = {data.key: {"title": data.title, "path": str(data.path), "md5": data.md5, "sample": bool(data.sample),
-                       "task": data.task, "class_names": data.class_names, "test_split": data.test_split,
-                       "counts": {"train": len(data.y_train), "val": len(data.y_val), "test": len(data.y_test)}}
-            for data in (volumes, images) if data is not None}
-    sample = any(entry["sample"] for entry in sets.values())
+    sets = {data.key: data.summary() for data in (volumes, images) if data is not None}
     run_folder.write_metrics(
-        rows, data={"title": "; ".join(entry["title"] for entry in sets.values()), "sample": sample, "sets": sets},
-        selection=selection, quantization=quantization, seed=config.seed, wall_seconds=elapsed,
-        intended_use=INTENDED_USE, environment={"python": platform.python_version(), "machine": platform.machine()},
-    )
-    write_report(run_folder, config, trained, rows, selection, quantization, figures, elapsed, INTENDED_USE)
+        rows, data={"title": "; ".join(entry["title"] for entry in sets.values()),
+                    "sample": any(entry["sample"] for entry in sets.values()), "sets": sets},
+        selection=selection, quantization=quantization,
+        vgg16={"weights": transfer.weights, "trained": transfer.train, "note": transfer.note} if transfer else None)
+    write_report(run_folder, config, trained, rows, scores, selection, quantization, transfer)
     return run_folder.path
 
 

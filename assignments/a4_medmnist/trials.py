@@ -1,9 +1,9 @@
 """How far the from-scratch models get on RetinaMNIST (28 px): training settings x seeds, and their ensembles.
 
     python -m assignments.a4_medmnist.trials                         every setting, seeds 1 and 2 (about 50 min)
-    python -m assignments.a4_medmnist.trials base small --seeds 1,2,3
+    python -m assignments.a4_medmnist.trials --settings base,small --seeds 1,2,3
     python -m assignments.a4_medmnist.trials --list                  the settings and what each changes
-    python -m assignments.a4_medmnist.trials base --data sample --epochs 1    a quick check on the synthetic file
+    python -m assignments.a4_medmnist.trials --settings base --data sample --epochs 1   a quick check on sample data
 
 This is a *study*, not model selection. It prints validation AND test scores of every trial so that two
 questions can be answered with numbers: how much does the test AUC move from seed to seed, and how far does this
@@ -12,25 +12,27 @@ family of models get at all? Picking a setting by its test score would fit the t
 came from these trials.
 
 Each trial runs in its own process with one TensorFlow thread (``--jobs`` of them side by side) and is
-deterministic: the same setting and seed give the same numbers. Every trial appends a JSON line to
-``trials.jsonl`` in a new folder under ``<runs-dir>/<assignment>_trials/`` and saves its validation and test
-probabilities there; the summary (``summary.md``, also printed) gives per setting the mean and spread over seeds
-and the ensemble of its seeds (mean probabilities), and the ensemble of every trial.
+deterministic: the same setting and seed give the same numbers. The study writes one run folder,
+``<runs-dir>/<assignment>_trials/<timestamp>/`` (``config.json``, ``trials.jsonl`` with one line per trial, each
+trial's model and its validation and test probabilities); the summary (``summary.md``, also printed) gives per
+setting the mean and spread over seeds and the ensemble of its seeds (mean probabilities), and the ensemble of
+every trial. The settings are the fields of ``config.TrialsConfig``.
 """
 
-import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
-import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .config import ASSIGNMENT
+from common.config import parse_config
+
+from .config import ASSIGNMENT, TrialsConfig
 
 DATASET, SIZE = "retinamnist", 28
 
@@ -116,8 +118,7 @@ def _load(data_kind, data_dir):
     from .config import A4Config
     from .data import load_task_data
 
-    overrides = {"data": data_kind, **({"data_dir": data_dir} if data_dir else {})}
-    return load_task_data(DATASET, SIZE, make_config(A4Config, overrides))
+    return load_task_data(DATASET, SIZE, make_config(A4Config, {"data": data_kind, "data_dir": data_dir}))
 
 
 def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None):
@@ -168,9 +169,7 @@ def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None)
             steps = trial.epochs * int(np.ceil(len(x_train) / trial.batch_size))
             rate = keras.optimizers.schedules.CosineDecay(trial.learning_rate, steps)
         model.compile(keras.optimizers.Adam(rate), keras.losses.CategoricalCrossentropy(
-            label_smoothing=trial.label_smoothing), metrics=[
-            keras.metrics.CategoricalAccuracy(name="accuracy"),
-            keras.metrics.AUC(multi_label=True, num_labels=classes, name="auc")])
+            label_smoothing=trial.label_smoothing), metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
         return model
 
     class_weight = None
@@ -233,81 +232,67 @@ def summarise(out_dir, results, task="ordinal"):
             "choose a setting.\n\n" + markdown_table(rows, columns) + "\n")
 
 
-def _worker_command(name, seed, out_dir, args):
-    command = [sys.executable, "-m", f"{__package__}.trials", "--worker", name, str(seed), "--out", str(out_dir),
-               "--data", args.data]
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
-    if args.epochs:
-        command += ["--epochs", str(args.epochs)]
-    return command
+def _trial_in_child(name, seed, out_dir, data_kind, data_dir, epochs):
+    """One trial in a child process of its own: one TensorFlow thread, as the study's timings assume."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return run_trial(name, seed, out_dir, data_kind, data_dir, epochs)
 
 
-def _parse(argv):
-    parser = argparse.ArgumentParser(prog=f"python -m {__package__}.trials", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("settings", nargs="*", help=f"settings to run (default: all): {', '.join(SETTINGS)}")
-    parser.add_argument("--seeds", default="1,2", help="comma-separated seeds (default 1,2)")
-    parser.add_argument("--jobs", type=int, default=2, help="trials run side by side, one thread each (default 2)")
-    parser.add_argument("--data", choices=("real", "sample"), default="real")
-    parser.add_argument("--data-dir", default=None, help="the data root (default: DATA_DIR or the suite's data/)")
-    parser.add_argument("--runs-dir", default="runs")
-    parser.add_argument("--epochs", type=int, default=None, help="override every setting's epochs (quick checks)")
-    parser.add_argument("--list", action="store_true", help="list the settings and exit")
-    parser.add_argument("--worker", nargs=2, metavar=("SETTING", "SEED"), help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    unknown = [name for name in args.settings if name not in SETTINGS]
-    if unknown:
-        parser.error(f"unknown setting(s) {', '.join(unknown)}; choose from {', '.join(SETTINGS)} (see --list)")
-    try:
-        args.seed_list = [int(seed) for seed in args.seeds.split(",")]
-    except ValueError:
-        parser.error(f"--seeds takes integers separated by commas, e.g. 1,2,3; got {args.seeds!r}")
-    if args.jobs < 1 or (args.epochs is not None and args.epochs < 1):
-        parser.error("--jobs and --epochs must be at least 1")
-    return args
+def run_study(config):
+    """Run every (setting, seed) of ``config`` (a ``TrialsConfig``); returns the study's run folder."""
+    from common.atomic import write_json, write_text
+    from common.run import CONFIG_FILE, RunFolder
+
+    _load(config.data, config.data_dir)  # a missing or broken data file stops here, before any trial starts
+    run = RunFolder.create(config.runs_dir, f"{ASSIGNMENT}_trials")
+    write_json(run.path / CONFIG_FILE, dataclasses.asdict(config))
+    jobs = [(name, seed) for seed in config.seeds for name in (config.settings or SETTINGS)]
+    print(f"[trials] {len(jobs)} trials, {config.jobs} at a time, into {run.path}", flush=True)
+    results = []
+    # A fresh process per trial ("spawn", one task each): TensorFlow's thread settings and random state start
+    # anew, so a trial's numbers do not depend on which trials ran before it in the same worker.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(config.jobs, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_trial_in_child, name, seed, str(run.path), config.data, config.data_dir,
+                               config.epochs or None): (name, seed) for name, seed in jobs}
+        for future, (name, seed) in futures.items():
+            try:
+                results.append(future.result())
+            except Exception as error:  # noqa: BLE001 (a failed trial is reported; the others go on)
+                print(f"[trials] {name} seed {seed}: FAILED: {type(error).__name__}: {error}", flush=True)
+                continue
+            with open(run.path / "trials.jsonl", "a") as log:
+                log.write(json.dumps(results[-1]) + "\n")
+            print(f"[trials] {name} seed {seed}: done", flush=True)
+    if results:
+        summary = summarise(run.path, sorted(results, key=lambda row: (list(SETTINGS).index(row["setting"]),
+                                                                       row["seed"])))
+        write_text(run.path / "summary.md", summary)
+        print(summary)
+    return run.path, len(results) == len(jobs)
 
 
 def main(argv=None):
-    args = _parse(sys.argv[1:] if argv is None else argv)
-    if args.list:
+    config = parse_config(TrialsConfig, argv, prog=f"{__package__}.trials", description=__doc__)
+    if config.list:
         for name, (description, _) in SETTINGS.items():
             print(f"{name:22s} {description}")
         return 0
-    if args.worker:
-        name, seed = args.worker
-        result = run_trial(name, int(seed), args.out, args.data, args.data_dir, args.epochs)
-        with open(Path(args.out) / "trials.jsonl", "a") as log:
-            log.write(json.dumps(result) + "\n")
-        return 0
+    unknown = [name for name in config.settings if name not in SETTINGS]
+    if unknown:
+        print(f"{__package__}.trials: error: unknown setting(s) {', '.join(unknown)}; choose from "
+              f"{', '.join(SETTINGS)} (see --list)", file=sys.stderr)
+        return 2
+    from common.datasets.files import DataError
 
-    _load(args.data, args.data_dir)  # a missing or broken data file stops here, before any trial starts
-    out_dir = Path(args.runs_dir) / f"{ASSIGNMENT}_trials" / time.strftime("%Y%m%d-%H%M%S")
-    out_dir.mkdir(parents=True, exist_ok=False)
-    jobs = [(name, seed) for seed in args.seed_list for name in (args.settings or SETTINGS)]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": os.environ.get(
-        "TF_CPP_MIN_LOG_LEVEL", "2")}
-    print(f"[trials] {len(jobs)} trials, {args.jobs} at a time, into {out_dir}", flush=True)
-
-    def launch(job):
-        completed = subprocess.run(_worker_command(*job, out_dir, args), env=environment, capture_output=True,
-                                   text=True)
-        status = "done" if completed.returncode == 0 else f"FAILED:\n{completed.stderr[-2000:]}"
-        print(f"[trials] {job[0]} seed {job[1]}: {status}", flush=True)
-        return completed.returncode
-
-    with ThreadPoolExecutor(args.jobs) as pool:
-        failures = sum(code != 0 for code in pool.map(launch, jobs))
-    log = out_dir / "trials.jsonl"
-    results = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    if results:
-        summary = summarise(out_dir, sorted(results, key=lambda row: (list(SETTINGS).index(row["setting"]),
-                                                                       row["seed"])))
-        (out_dir / "summary.md").write_text(summary)
-        print(summary)
-    print(out_dir)
-    return 1 if failures else 0
+    try:
+        folder, complete = run_study(config)
+    except DataError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1
+    print(folder)
+    return 0 if complete else 1
 
 
 if __name__ == "__main__":

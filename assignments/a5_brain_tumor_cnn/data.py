@@ -32,6 +32,25 @@ class BrainTumorData:
     root: Path
     sample: dict | None
 
+    @property
+    def dataset(self):
+        """The name result rows carry."""
+        return "brain-tumor-sample-synthetic" if self.sample else "brain_tumor_mri"
+
+    @property
+    def input_shape(self):
+        return self.x_train.shape[1:]
+
+    def describe(self):
+        """One line: the split and the leakage found."""
+        return (f"{len(self.y_train)} train / {len(self.y_val)} validation / {len(self.y_test)} test; "
+                f"{self.duplicates.near_test_in_train} test images have a (near) copy in Training")
+
+    def summary(self):
+        """What metrics.json records about the data."""
+        return {"title": self.sample["title"] if self.sample else INFO.title, "root": str(self.root),
+                "sample": bool(self.sample), "skipped_files": self.skipped}
+
 
 def dataset_root(config):
     """The folder holding Training/ and Testing/, or a ``DataError`` that says how to get it."""

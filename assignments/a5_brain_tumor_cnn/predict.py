@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from common.config import default_runs_dir
-from common.report import METRICS_FILE
+from common.run import METRICS_FILE
 
 from .config import ASSIGNMENT
 
