@@ -3,6 +3,7 @@
     python -m assignments list              the five assignments and whether each is built
     python -m assignments run 1 [ARGS...]   run assignment 1 with its own flags (make assignment1 ARGS=...)
     python -m assignments demo              every built assignment with --smoke, then where the reports are
+    python -m assignments repeat 1 --seeds 42,43,44 [-- ARGS...]   one run per seed, mean ± sd of the results
     python -m assignments grade RUN ...     score runs or submissions against their rubrics (make grade RUN=...)
     python -m assignments new NAME --from 1 copy an assignment to start your own project (make new-assignment)
     python -m assignments submit 1          pack its code and latest finished run for grading (make submit)
@@ -82,6 +83,11 @@ def main(argv=None):
     runner.add_argument("number", help="1-5, or the package name of a copy made with `new`")
     runner.add_argument("args", nargs=argparse.REMAINDER)
     commands.add_parser("demo", help="run every built assignment on sample data")
+    repeater = commands.add_parser("repeat", help="run an assignment once per seed; mean and spread of the results "
+                                                  "(the assignment's own flags after --)")
+    repeater.add_argument("number", help="1-5, or the package name of a copy")
+    repeater.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (default: 42,43,44)")
+    repeater.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     grader = commands.add_parser("grade", help="score run folders or submission archives against their rubrics")
     grader.add_argument("paths", nargs="+", help="run folders, submission .zip files, or folders holding them")
     grader.add_argument("--assignment", help="grade with this assignment's rubric (number or package name), "
@@ -98,11 +104,17 @@ def main(argv=None):
     submit.add_argument("--run", help="the run folder to pack (default: the latest finished one)")
     submit.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     submit.add_argument("--out", default="submissions", help="where the archive goes (default: submissions/)")
-    options = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # `repeat N ... -- FLAGS`: the flags after -- belong to the assignment, not to this launcher.
+    passed_on = argv[argv.index("--") + 1:] if argv[:1] == ["repeat"] and "--" in argv else []
+    options = parser.parse_args(argv[:argv.index("--")] if passed_on or argv[-1:] == ["--"] else argv)
+    options.args = passed_on if options.command == "repeat" else getattr(options, "args", None)
     if options.command in ("new", "submit"):
         return _workflow(options)
     if options.command == "grade":
         return _grade(options)
+    if options.command == "repeat":
+        return _repeat(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if options.command == "list":
         for number, (package, title) in ASSIGNMENTS.items():
@@ -112,6 +124,20 @@ def main(argv=None):
     if options.command == "run":
         return run_assignment(options.number, options.args)
     return demo()
+
+
+def _repeat(options):
+    from assignments.repeat import repeat
+    from assignments.workflow import WorkflowError, resolve_package
+
+    try:
+        package = resolve_package(options.number)
+        seeds = [int(seed) for seed in options.seeds.split(",") if seed.strip()]
+    except (WorkflowError, ValueError) as error:
+        print(f"python -m assignments repeat: error: {error}", file=sys.stderr)
+        return 2
+    _, complete = repeat(package, seeds, options.args, options.runs_dir)
+    return 0 if complete else 1
 
 
 def _grade(options):

@@ -110,7 +110,7 @@ class _Parser(argparse.ArgumentParser):
             unknown = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("-")]
             for word in unknown:
                 close = difflib.get_close_matches(word, valid, n=1)
-                if close:
+                if close and close[0] != word:
                     hint += f" Did you mean {close[0]} instead of {word}?"
         self.exit(
             2,

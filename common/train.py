@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.atomic import write_json
+from common.atomic import save_model, write_json
 from common.evaluate import evaluate_predictions
 from common.tf_setup import import_tensorflow_quietly
 
@@ -295,6 +295,23 @@ def recalibrate_batch_norm(model, x, batch_size=64):
         layer.moving_mean.assign(mean.astype(layer.moving_mean.dtype))
         layer.moving_variance.assign(variance.astype(layer.moving_variance.dtype))
     return len(layers)
+
+
+# The model file a run reports when batch norm was re-estimated after training (see save_final_model).
+FINAL_MODEL = "model.keras"
+
+
+def save_final_model(fit, x_clean, batch_size=64):
+    """The model a run reports: ``fit``'s best checkpoint with every batch-norm layer's statistics re-estimated
+    on the clean inputs ``x_clean`` (``recalibrate_batch_norm``), saved as ``<folder>/model.keras``.
+
+    The checkpoint's statistics are running averages over (augmented) training batches taken while the weights
+    still moved; at inference the model sees clean images and its final weights. A model without batch norm
+    keeps its checkpoint, ``best.keras``, which is not written twice. Returns the model file.
+    """
+    if recalibrate_batch_norm(fit.model, x_clean, batch_size=batch_size):
+        return save_model(fit.model, fit.folder / FINAL_MODEL)
+    return fit.folder / "best.keras"
 
 
 def predict_scores(model, x, batch_size=256):

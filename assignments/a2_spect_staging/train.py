@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from common.atomic import save_model, write_json
+from common.atomic import write_json
 from common.cross_validation import BASELINES, ResettableModel, baseline_scores, fold_count, summarise_folds
 from common.datasets.splits import stratified_kfold, stratified_split
 from common.evaluate import evaluate_predictions
@@ -23,7 +23,7 @@ from common.reproducibility import set_seed
 from common.results import score_split
 from common.run import start_run
 from common.tf_setup import import_tensorflow_quietly
-from common.train import ValidationAUC, fit_model, predict_scores, recalibrate_batch_norm
+from common.train import ValidationAUC, fit_model, predict_scores, recalibrate_batch_norm, save_final_model
 
 from .config import ASSIGNMENT, TRANSFER_MODELS
 from .data import load_spect_data, normalize, training_dataset
@@ -178,8 +178,7 @@ def train_final(config, data, run, strategy, chosen, normalization, cv):
                     resume=config.resume, verbose=config.verbose, task=data.task)
     model_file = fit.folder / "best.keras"
     if config.recalibrate_batch_norm and chosen["model"] in FROM_SCRATCH_CNNS:
-        recalibrate_batch_norm(fit.model, x_normalised[keep])
-        model_file = save_model(fit.model, fit.folder / "model.keras")
+        model_file = save_final_model(fit, x_normalised[keep])
     validation_metrics = evaluate_predictions(y_all[validation], predict_scores(
         fit.model, x_normalised[validation], PREDICT_BATCH), data.task, data.class_names)
     return fit, run.relative(model_file), x_test, scale, validation_metrics

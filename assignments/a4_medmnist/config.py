@@ -108,6 +108,16 @@ class A4Config(RunConfig):
     resnet_filters: tuple[int, ...] = (32, 64, 128)
     resnet_dropout_rate: float = 0.3
 
+    def augmentation_3d(self):
+        """Keyword arguments of ``common.augment.augmented_dataset`` for problem 1's volumes."""
+        return {"flip_axes": tuple(self.cnn3d_flip_axes), "max_shift": self.cnn3d_max_shift,
+                "max_rotation": self.cnn3d_max_rotation}
+
+    def augmentation_2d(self):
+        """Keyword arguments of ``augmented_dataset`` for the 2D images, and ``mixup_alpha``."""
+        return {"flip_axes": tuple(self.flip_axes), "max_rotation": self.max_rotation, "max_zoom": self.max_zoom,
+                "mixup_alpha": self.mixup_alpha}
+
     def validate(self):
         super().validate()
         from common.datasets.medmnist_info import medmnist_facts

@@ -8,23 +8,20 @@ set, and save the chosen model for ``predict``. ``report.py`` draws the figures 
 ``run(config)`` performs one whole run and returns its run folder.
 """
 
-from common.atomic import save_model, write_json
+from common.atomic import write_json
 from common.models.transfer import choose_transfer_weights
 from common.profiling import count_parameters
 from common.report import INTENDED_USE
 from common.reproducibility import set_seed
 from common.results import score_split
 from common.run import start_run
-from common.train import fit_model, predict_scores, recalibrate_batch_norm
+from common.train import fit_model, predict_scores, save_final_model
 
 from .config import ASSIGNMENT
 from .data import INFO, load_brain_tumor_data
 from .model import build_brain_tumor_cnn, build_transfer_model, compile_classifier, cosine_learning_rate
 from .predict import MODEL_INFO
 from .report import write_report
-
-# The model a run reports and predict uses: the best checkpoint with recalibrated batch-norm statistics.
-FINAL_MODEL = "model.keras"
 
 
 def _steps_per_epoch(data, config):
@@ -68,28 +65,25 @@ def train_transfer(config, run, strategy, data, weights):
 
 
 def finalise(name, fit, config, data, note):
-    """Recalibrate batch norm on the clean training images and save the final model with what ``predict`` needs;
-    returns its validation accuracy.
-
-    The checkpoint's batch-norm statistics were gathered on augmented batches; on clean images they are off
-    (on real data this cost about 1.5 points of test accuracy). See ``common.train.recalibrate_batch_norm``.
-    """
-    recalibrate_batch_norm(fit.model, data.x_train)
-    save_model(fit.model, fit.folder / FINAL_MODEL)
+    """Save the final model (batch norm re-estimated on the clean training images, ``save_final_model``; on real
+    data the checkpoint's statistics, gathered on augmented batches, cost about 1.5 points of test accuracy) with
+    what ``predict`` needs beside it; returns (model file, validation accuracy)."""
+    model_file = save_final_model(fit, data.x_train)
     write_json(fit.folder / MODEL_INFO, {
         "model": name, "class_names": data.class_names, "image_size": config.image_size,
         "channels": config.channels, "input": "float32 (N, size, size, channels) in [0, 255]; the model rescales",
         "trained_on": "sample data" if data.sample else INFO.title, "weights_note": note,
         "intended_use": INTENDED_USE})
-    return float((predict_scores(fit.model, data.x_val, batch_size=64).argmax(axis=1) == data.y_val).mean())
+    predicted = predict_scores(fit.model, data.x_val, batch_size=64).argmax(axis=1)
+    return model_file, float((predicted == data.y_val).mean())
 
 
-def evaluate_on_test(name, fit, run, data, val_accuracy):
+def evaluate_on_test(name, fit, run, data, model_file, val_accuracy):
     """Score one model on the official and the de-duplicated test set (its only use of the test split)."""
     scores = predict_scores(fit.model, data.x_test, batch_size=64)
     keep = data.duplicates.test_keep
     common = {"task": "multi-class", "class_names": data.class_names, "dataset": data.dataset,
-              "model_file": run.relative(fit.folder / FINAL_MODEL), "val_accuracy": val_accuracy,
+              "model_file": run.relative(model_file), "val_accuracy": val_accuracy,
               "val_accuracy_checkpoint": fit.best_value, "epochs_run": fit.epochs_run,
               "train_seconds": fit.train_seconds, "parameters": count_parameters(fit.model)[1]}
     rows = [score_split(run, name, "test", data.y_test, scores, **common),
@@ -112,14 +106,14 @@ def run(config):
         if transfer.train:
             fits["efficientnet_b0"] = train_transfer(config, run, session.strategy, data, transfer.weights)
             notes["efficientnet_b0"] = transfer.note
-    rows, scores, val_accuracy = [], {}, {}
+    rows, scores, val_accuracy, model_files = [], {}, {}, {}
     for name, fit in fits.items():
-        val_accuracy[name] = finalise(name, fit, config, data, notes[name])
-        model_rows, scores[name] = evaluate_on_test(name, fit, run, data, val_accuracy[name])
+        model_files[name], val_accuracy[name] = finalise(name, fit, config, data, notes[name])
+        model_rows, scores[name] = evaluate_on_test(name, fit, run, data, model_files[name], val_accuracy[name])
         rows.extend(model_rows)
     chosen = max(fits, key=lambda name: val_accuracy[name])  # picked on validation, never on test
     run.write_metrics(rows, data=data.summary(), duplicates=data.duplicates.to_dict(), chosen_model=chosen,
-                      chosen_model_file=run.relative(fits[chosen].folder / FINAL_MODEL), weights_notes=notes,
+                      chosen_model_file=run.relative(model_files[chosen]), weights_notes=notes,
                       efficientnet_b0={"weights": transfer.weights, "trained": transfer.train, "note": transfer.note}
                       if transfer else None)
     write_report(run, config, data, fits, rows, scores, notes, chosen, transfer)
