@@ -14,13 +14,15 @@ tf_keras (Keras 2) models, and importing it switches the *whole process* to lega
    name and checks that both models give the same outputs.
 3. It wraps the twin with ``tfmot.quantization.keras.quantize_model``, fine-tunes it for a few epochs with a
    small learning rate, and converts it with ``TFLiteConverter.from_keras_model``: int8 weights and
-   activations, **int8 input and output tensors** (``common.quantize.run_tflite`` quantizes float32 images
-   for it), integer-only kernels.
+   activations, **int8 input tensor and int8 logits** (``common.quantize.TFLiteModel`` quantizes float32 images
+   for it, dequantizes the logits and applies the softmax or sigmoid, as for the post-training full-int8
+   model: int8 probabilities would collapse the scores of a confident model onto a few levels). The twin is
+   built ending at the logits (``output_activation="linear"``) and fine-tuned with the matching loss on logits.
 4. It writes the ``.tflite`` and a JSON result next to it, which ``run_qat`` reads back.
 
-The builder must accept ``keras_module`` and name every layer explicitly, as
-``common.models.custom_cnn.build_custom_cnn`` does, and use only layers tfmot's default 8-bit scheme knows
-(no augmentation layers, no nested models).
+The builder must accept ``keras_module`` and ``output_activation`` ("linear" for logits) and name every layer
+explicitly, as ``common.models.custom_cnn.build_custom_cnn`` does, and use only layers tfmot's default 8-bit
+scheme knows (no augmentation layers, no nested models).
 
 Command line (normally started by ``run_qat``)::
 
@@ -215,6 +217,8 @@ def main(argv=None):
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
+    from common.quantize import apply_activation
+
     builder = _import_builder(arguments.builder)
     builder_kwargs = json.loads(arguments.builder_kwargs)
     data = _load_data(arguments.data)
@@ -226,11 +230,13 @@ def main(argv=None):
         if data[key].shape[1:] != expected_shape:
             raise ValueError(f"{key} has images of shape {data[key].shape[1:]}, but the model takes {expected_shape}; "
                              "save the same preprocessed images the model was trained on.")
-    twin = builder(**builder_kwargs, keras_module=tf_keras)
+    # The twin ends at the logits: the integer model's output (see the module docstring).
+    activation = builder_kwargs.get("output_activation", "softmax")
+    twin = builder(**{**builder_kwargs, "output_activation": "linear"}, keras_module=tf_keras)
     copy_weights_by_layer_name(trained, twin)
     check_images = data["x_val"][:32]
-    twin_difference = float(np.abs(np.asarray(trained(check_images, training=False))
-                                   - twin(check_images, training=False).numpy()).max())
+    twin_scores = apply_activation(twin(check_images, training=False).numpy(), activation)
+    twin_difference = float(np.abs(np.asarray(trained(check_images, training=False)) - twin_scores).max())
     if not twin_difference <= TWIN_TOLERANCE:
         raise ValueError(f"the tf_keras twin's outputs differ from the trained model's by {twin_difference:.3g} "
                          f"(> {TWIN_TOLERANCE}) although all weights were copied; the builder must build the same "
@@ -239,9 +245,13 @@ def main(argv=None):
     qat_model = tfmot.quantization.keras.quantize_model(twin)
     # Labels (N, L) of 0/1 come from a multi-label (sigmoid) model; class indices (N,) from a softmax one.
     multi_label = data["y_train"].ndim == 2
-    loss = tf_keras.losses.BinaryCrossentropy() if multi_label else tf_keras.losses.SparseCategoricalCrossentropy()
+    loss = (tf_keras.losses.BinaryCrossentropy(from_logits=True) if multi_label
+            else tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    # On logits, a label is predicted present above 0 (probability 0.5); the arg-max is the same either way.
+    accuracy = (tf_keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0) if multi_label
+                else tf_keras.metrics.SparseCategoricalAccuracy(name="accuracy"))
     qat_model.compile(optimizer=tf_keras.optimizers.Adam(learning_rate=arguments.learning_rate), loss=loss,
-                      metrics=[tf_keras.metrics.BinaryAccuracy(name="accuracy") if multi_label else "accuracy"])
+                      metrics=[accuracy])
     history = qat_model.fit(data["x_train"], data["y_train"], validation_data=(data["x_val"], data["y_val"]),
                             epochs=arguments.epochs, batch_size=arguments.batch_size, shuffle=True, verbose=2)
 
@@ -249,8 +259,8 @@ def main(argv=None):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     # The fake-quantization nodes carry every range, so no representative data set is needed, and every
     # operation becomes int8. supported_ops=[TFLITE_BUILTINS_INT8] is left unset: with it, TF 2.21 asks for a
-    # representative data set before it has seen the fake-quantization nodes. Int8 input and output tensors
-    # make the model usable on integer-only hardware (run_tflite quantizes the images).
+    # representative data set before it has seen the fake-quantization nodes. An int8 input and int8 logits
+    # make the model usable on integer-only hardware.
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     tflite_bytes = converter.convert()
@@ -262,6 +272,8 @@ def main(argv=None):
         "tflite_bytes": len(tflite_bytes),
         "input_dtype": "int8",
         "output_dtype": "int8",
+        "output": "logits",
+        "output_activation": activation,
         "history": {name: [float(value) for value in values] for name, values in history.history.items()},
         "twin_max_abs_difference": twin_difference,
         "epochs": arguments.epochs,

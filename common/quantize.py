@@ -8,7 +8,13 @@ Four conversions (see the TensorFlow model-optimization guide on post-training q
 - "float16": weights stored as float16 (about 2x smaller) and expanded to float32 at load time.
 - "full_int8": int8 weights *and* activations, int8 input and output tensors, integer-only kernels
   (``TFLITE_BUILTINS_INT8``), as integer-only accelerators require. The activation ranges are calibrated on a
-  representative data set: a few hundred *training* images, never test images.
+  representative data set: a few hundred *training* images, never test images. The integer model ends at the
+  **logits**: its softmax (or sigmoid) is computed in float32 after dequantization (``TFLiteModel`` does it when
+  given ``output_activation``). A softmax inside the integer graph would give int8 probabilities, at most 256
+  levels between 0 and 1: on a confident model most scores then fall onto a few levels near 0 and 1, and the
+  ties wreck the ranking (a binary model lost 0.12 of its AUC that way, at the same accuracy). The logits keep
+  256 levels over their whole range, where the ranking lives; the final activation over a handful of numbers
+  costs nothing on the host.
 
 The Keras model is exported as a SavedModel (``model.export``) and converted with
 ``tf.lite.TFLiteConverter.from_saved_model``; the result runs with the LiteRT interpreter
@@ -41,6 +47,13 @@ import keras  # noqa: E402
 
 MODES = ("float32", "dynamic_range", "float16", "full_int8")
 DEFAULT_REPRESENTATIVE_COUNT = 300
+# Variants whose .tflite ends at int8 logits (full_int8 here, and the QAT model of common.qat): their scores are
+# the Keras model's own output activation applied after dequantization.
+LOGIT_VARIANTS = ("full_int8", "qat_int8")
+# A variant whose AUC moves by more than this from float32's is flagged in the comparison table.
+AUC_TOLERANCE = 0.01
+# Below this speed-up over float32 a quantized variant is "not faster", and the notes say why it may be.
+FASTER = 1.1
 
 @contextmanager
 def _quiet_native_stderr():
@@ -75,6 +88,45 @@ def _quiet_native_stderr():
                 print("\n".join(kept), file=sys.stderr)
 
 
+def output_activation(model):
+    """The final activation of a classifier: "softmax", "sigmoid" or "linear" (the model gives logits)."""
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", str(activation)) if activation is not None else "linear"
+    if name not in ("softmax", "sigmoid", "linear"):
+        raise ValueError(f"{model.name} ends in a {name!r} activation; the quantized variants handle softmax, "
+                         "sigmoid or linear (logit) outputs.")
+    return name
+
+
+def logits_model(model):
+    """``model`` without its final softmax or sigmoid: the last Dense layer again, linear, with the same weights.
+    A model that already ends at logits is returned as it is."""
+    if output_activation(model) == "linear":
+        return model
+    last = model.layers[-1]
+    if not isinstance(last, keras.layers.Dense):
+        raise ValueError(f"{model.name}'s last layer {last.name} is a {type(last).__name__}; the integer model can end "
+                         "at the logits only when the classifier is a Dense layer with its activation.")
+    logits = keras.layers.Dense(last.units, activation=None, dtype="float32", name=f"{last.name}_logits")
+    outputs = logits(last.input)
+    logits.set_weights(last.get_weights())
+    return keras.Model(model.input, outputs, name=f"{model.name}_logits")
+
+
+def apply_activation(logits, activation):
+    """float32 scores from logits (N, C): "softmax" over the last axis, "sigmoid" per column, or unchanged."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if activation == "softmax":
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return (shifted / shifted.sum(axis=-1, keepdims=True)).astype(np.float32)
+    if activation == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+    if activation in (None, "linear"):
+        return logits.astype(np.float32)
+    raise ValueError(f"output activation must be softmax, sigmoid or linear, not {activation!r}.")
+
+
 def _representative_dataset(images, count, seed=0):
     """A generator function yielding ``count`` randomly chosen images, one at a time, as [float32 (1, ...)]."""
     rng = np.random.default_rng(seed)
@@ -100,8 +152,9 @@ def convert_to_tflite(model, mode, representative_images=None, work_dir=None,
         representative_count: how many randomly chosen representative images calibrate "full_int8".
 
     Returns:
-        The ``.tflite`` model as bytes. A "full_int8" model takes int8 input and gives int8 output; ``run_tflite``
-        and ``TFLiteModel`` quantize and dequantize for you, so they take and return float32 like Keras.
+        The ``.tflite`` model as bytes. A "full_int8" model takes int8 input and gives int8 *logits* (see the
+        module docstring); ``TFLiteModel(..., output_activation=output_activation(model))`` quantizes the images,
+        dequantizes the logits and applies the activation, so it takes and returns float32 like Keras.
     """
     if mode not in MODES:
         raise ValueError(f"Unknown quantization mode {mode!r}; choose one of {', '.join(MODES)}.")
@@ -119,6 +172,8 @@ def convert_to_tflite(model, mode, representative_images=None, work_dir=None,
             raise ValueError(f"representative_images must be finite float32 images of shape (N, *{expected}) like "
                              f"the model's input; got shape {representative_images.shape}.")
 
+    if mode == "full_int8":
+        model = logits_model(model)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="tflite_export_") as temporary_folder:
         export_folder = str(Path(temporary_folder) / "saved_model")
         with _quiet_native_stderr():
@@ -158,11 +213,15 @@ class TFLiteModel:
     Args:
         tflite: the model as bytes (from ``convert_to_tflite``) or the path of a ``.tflite`` file.
         num_threads: CPU threads of the interpreter; 1 gives the per-core latency usually reported.
+        output_activation: for a model that ends at logits (a "full_int8" or QAT model), the activation to apply
+            after dequantization: "softmax" or "sigmoid" (``output_activation(keras_model)``); None: none.
     """
 
-    def __init__(self, tflite, num_threads=1):
+    def __init__(self, tflite, num_threads=1, output_activation=None):
         from ai_edge_litert.interpreter import Interpreter
 
+        apply_activation(np.zeros((1, 1)), output_activation)  # an unknown activation fails here, not later
+        self.output_activation = output_activation
         self.model_bytes = _load_flatbuffer(tflite)
         self.interpreter = Interpreter(model_content=self.model_bytes, num_threads=num_threads)
         inputs = self.interpreter.get_input_details()
@@ -199,11 +258,12 @@ class TFLiteModel:
         return np.clip(quantized, limits.min, limits.max).astype(self.input_dtype)
 
     def dequantize_output(self, raw):
-        """The output tensor (N, C) -> float32 scores (N, C)."""
-        if not np.issubdtype(self.output_dtype, np.integer):
-            return np.asarray(raw, dtype=np.float32)
-        scale, zero_point = self.output_quantization
-        return ((np.asarray(raw, dtype=np.float32) - zero_point) * scale).astype(np.float32)
+        """The output tensor (N, C) -> float32 scores (N, C), with ``output_activation`` applied."""
+        values = np.asarray(raw, dtype=np.float32)
+        if np.issubdtype(self.output_dtype, np.integer):
+            scale, zero_point = self.output_quantization
+            values = (values - zero_point) * scale
+        return apply_activation(values, self.output_activation)
 
     def invoke_prepared(self, prepared_batch):
         """Run one batch already in the input tensor's dtype; returns the raw output tensor (a copy)."""
@@ -236,10 +296,52 @@ class TFLiteModel:
         return self.dequantize_output(np.concatenate(outputs, axis=0))
 
 
-def run_tflite(tflite, images, num_threads=1, batch_size=64):
+def run_tflite(tflite, images, num_threads=1, batch_size=64, output_activation=None):
     """Float32 scores (N, C) of a ``.tflite`` model (bytes or path) for float32 images (N, ...); see
-    ``TFLiteModel.predict``."""
-    return TFLiteModel(tflite, num_threads=num_threads).predict(images, batch_size=batch_size)
+    ``TFLiteModel``."""
+    return TFLiteModel(tflite, num_threads=num_threads, output_activation=output_activation).predict(
+        images, batch_size=batch_size)
+
+
+def interleaved_latency(runners, repeats=300, warmup=10):
+    """Single-inference times of several models, measured in turns, so that machine noise hits them alike.
+
+    Each round times one inference of every runner, in an order that rotates from round to round (no runner
+    always follows the same one); ``warmup`` untimed rounds come first (memory allocation, caches, lazy kernel
+    set-up).
+
+    Args:
+        runners: {name: a function of no arguments that runs one inference}.
+        repeats: timed rounds.
+
+    Returns:
+        {name: {"median_ms", "p10_ms", "p90_ms", "repeats"}}: the median and the 10th / 90th percentiles.
+    """
+    names = list(runners)
+    for _ in range(max(0, int(warmup))):
+        for name in names:
+            runners[name]()
+    times = {name: [] for name in names}
+    for round_index in range(max(1, int(repeats))):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            runners[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: {"median_ms": 1000.0 * float(np.median(values)), "p10_ms": 1000.0 * float(np.percentile(values, 10)),
+                   "p90_ms": 1000.0 * float(np.percentile(values, 90)), "repeats": len(values)}
+            for name, values in times.items()}
+
+
+def _tflite_runner(runner, image):
+    prepared = runner.quantize_input(np.asarray(image, dtype=np.float32)[:1])
+    return lambda: runner.invoke_prepared(prepared)
+
+
+def _keras_runner(model, image):
+    infer = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    single = tf.constant(np.asarray(image, dtype=np.float32)[:1])
+    return lambda: infer(single).numpy()
 
 
 def measure_tflite_latency(tflite, example_image, repeats=50, warmup=5, num_threads=1):
@@ -255,15 +357,7 @@ def measure_tflite_latency(tflite, example_image, repeats=50, warmup=5, num_thre
     image = np.asarray(example_image, dtype=np.float32)
     if image.shape == runner.image_shape:
         image = image[None]
-    prepared = runner.quantize_input(image[:1])
-    for _ in range(warmup):
-        runner.invoke_prepared(prepared)
-    times = []
-    for _ in range(max(1, int(repeats))):
-        start = time.perf_counter()
-        runner.invoke_prepared(prepared)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * float(np.median(times))
+    return interleaved_latency({"model": _tflite_runner(runner, image)}, repeats, warmup)["model"]["median_ms"]
 
 
 def tensor_dtypes(tflite):
@@ -321,71 +415,115 @@ def _agreement(reference_labels, labels):
     return float((reference_labels == labels).mean())
 
 
+def variant_runner(name, tflite, model, num_threads=1, logit_variants=LOGIT_VARIANTS):
+    """The ``TFLiteModel`` of variant ``name`` of Keras ``model``: a variant in ``logit_variants`` gets the model's
+    output activation after dequantization, the others give the model's outputs as they are."""
+    activation = output_activation(model) if name in logit_variants else None
+    return TFLiteModel(tflite, num_threads=num_threads, output_activation=activation)
+
+
+def _distinct_scores(scores, task):
+    """How many distinct scores the AUC is computed from: of the positive class for a binary task, the mean over
+    the columns otherwise. Far fewer than the Keras model's means ties, and ties cost AUC."""
+    if task == "binary":
+        return int(np.unique(scores[:, -1]).size)
+    return int(round(np.mean([np.unique(scores[:, k]).size for k in range(scores.shape[1])])))
+
+
 def compare_quantized(model, variants, x_test, y_test, task, class_names=None, save_dir=None,
-                      latency_repeats=50, num_threads=1, batch_size=64):
+                      latency_repeats=300, num_threads=1, batch_size=64, logit_variants=LOGIT_VARIANTS):
     """Evaluate the Keras model and its TFLite variants on the same test set: one table row each.
 
     Args:
         model: the Keras 3 model the variants were converted from (the reference row "keras").
         variants: dict name -> ``.tflite`` bytes or path, e.g. {"float32": ..., "full_int8": ...}; a "float32"
-            variant, if present, is the base of ``size_ratio_vs_float32``.
+            variant, if present, is the base of the size and speed ratios and of the AUC change.
         x_test: float32 images (N, ...) as the model takes them. y_test: labels as ``evaluate_predictions``
             takes them for ``task``.
         task, class_names: as for ``common.evaluate.evaluate_predictions``.
         save_dir: if given, each variant is written there as ``<name>.tflite`` and its path is in the row.
-        latency_repeats, num_threads: single-image latency measurement (median ms, batch 1).
+        latency_repeats, num_threads: single-image latency, every model timed in turn in the same rounds
+            (``interleaved_latency``).
         batch_size: images per call when scoring the test set.
+        logit_variants: variants whose ``.tflite`` ends at logits; their scores get the Keras model's output
+            activation after dequantization.
 
     Returns:
-        A list of dicts with keys variant, file_bytes, size_ratio_vs_float32, accuracy, auc, latency_ms,
-        agreement_with_keras (share of samples whose predicted class is the Keras model's),
-        max_abs_score_difference (largest |score - Keras score| over all samples and classes) and path. The
-        "keras" row has file_bytes and size_ratio_vs_float32 None (a ``.keras`` file is not comparable) and its
-        latency from ``common.profiling.measure_latency`` (TensorFlow, batch 1).
+        A list of dicts with keys variant, file_bytes, size_ratio_vs_float32, accuracy, auc, auc_change_vs_float32,
+        auc_flag (the AUC moved by more than ``AUC_TOLERANCE``), distinct_scores, latency_ms (median),
+        latency_p10_ms, latency_p90_ms, speedup_vs_float32, agreement_with_keras (share of samples whose
+        predicted class is the Keras model's), max_abs_score_difference, output ("probabilities" or "logits +
+        <activation> after dequantization") and path. The "keras" row has file_bytes and size_ratio_vs_float32
+        None (a ``.keras`` file is not comparable) and is timed as TensorFlow at batch 1.
     """
-    from common.profiling import measure_latency
-
     if not variants:
         raise ValueError("variants is empty; pass e.g. {'float32': convert_to_tflite(model, 'float32')}.")
     x_test = np.asarray(x_test, dtype=np.float32)
     keras_scores = np.asarray(model.predict(x_test, batch_size=batch_size, verbose=0), dtype=np.float32)
     keras_scores = keras_scores.reshape(len(x_test), -1)
     keras_labels = _predicted_labels(keras_scores, task)
+    activation = output_activation(model)
     if save_dir is not None:
         save_dir = Path(save_dir)
         save_dir.mkdir(parents=True, exist_ok=True)
     model_bytes = {name: _load_flatbuffer(tflite) for name, tflite in variants.items()}
-    float32_bytes = len(model_bytes["float32"]) if "float32" in model_bytes else None
-
-    keras_metrics = evaluate_predictions(y_test, keras_scores, task, class_names)
-    rows = [{
-        "variant": "keras",
-        "file_bytes": None,
-        "size_ratio_vs_float32": None,
-        "accuracy": keras_metrics["accuracy"],
-        "auc": keras_metrics["auc"],
-        "latency_ms": measure_latency(model, x_test[:1], batch_size=1, repeats=latency_repeats)["batch1_ms"],
-        "agreement_with_keras": 1.0,
-        "max_abs_score_difference": 0.0,
-        "path": None,
-    }]
-    for name, content in model_bytes.items():
-        runner = TFLiteModel(content, num_threads=num_threads)
-        scores = runner.predict(x_test, batch_size=batch_size).reshape(len(x_test), -1)
-        metrics = evaluate_predictions(y_test, scores, task, class_names)
+    runners = {name: variant_runner(name, content, model, num_threads, logit_variants)
+               for name, content in model_bytes.items()}
+    scores = {"keras": keras_scores, **{name: runner.predict(x_test, batch_size=batch_size).reshape(len(x_test), -1)
+                                        for name, runner in runners.items()}}
+    latency = interleaved_latency({"keras": _keras_runner(model, x_test),
+                                   **{name: _tflite_runner(runner, x_test) for name, runner in runners.items()}},
+                                  repeats=latency_repeats)
+    metrics = {name: evaluate_predictions(y_test, values, task, class_names) for name, values in scores.items()}
+    reference = "float32" if "float32" in scores else "keras"
+    rows = []
+    for name, values in scores.items():
+        content = model_bytes.get(name)
         path = None
-        if save_dir is not None:
+        if save_dir is not None and content is not None:
             path = save_dir / f"{name}.tflite"
             path.write_bytes(content)
+        auc, reference_auc = metrics[name]["auc"], metrics[reference]["auc"]
+        change = auc - reference_auc if auc is not None and reference_auc is not None else None
+        speedup = (latency["float32"]["median_ms"] / latency[name]["median_ms"]) if "float32" in latency else None
         rows.append({
             "variant": name,
-            "file_bytes": len(content),
-            "size_ratio_vs_float32": len(content) / float32_bytes if float32_bytes else None,
-            "accuracy": metrics["accuracy"],
-            "auc": metrics["auc"],
-            "latency_ms": measure_tflite_latency(runner, x_test[:1], repeats=latency_repeats),
-            "agreement_with_keras": _agreement(keras_labels, _predicted_labels(scores, task)),
-            "max_abs_score_difference": float(np.abs(scores - keras_scores).max()),
+            "file_bytes": len(content) if content is not None else None,
+            "size_ratio_vs_float32": (len(content) / len(model_bytes["float32"])
+                                      if content is not None and "float32" in model_bytes else None),
+            "accuracy": metrics[name]["accuracy"], "auc": auc, "auc_change_vs_float32": change,
+            "auc_flag": change is not None and abs(change) > AUC_TOLERANCE,
+            "distinct_scores": _distinct_scores(values, task),
+            "latency_ms": latency[name]["median_ms"], "latency_p10_ms": latency[name]["p10_ms"],
+            "latency_p90_ms": latency[name]["p90_ms"], "latency_repeats": latency[name]["repeats"],
+            "speedup_vs_float32": speedup,
+            "agreement_with_keras": _agreement(keras_labels, _predicted_labels(values, task)),
+            "max_abs_score_difference": float(np.abs(values - keras_scores).max()),
+            "output": (f"logits + {activation} after dequantization" if name in logit_variants and activation !=
+                       "linear" else "probabilities" if activation != "linear" else "logits"),
             "path": str(path) if path is not None else None,
         })
     return rows
+
+
+def quantization_notes(rows, flops_per_image=None):
+    """Sentences for a report about a comparison table: how the integer models score, which variants lost AUC,
+    and why a quantized variant may not be faster than float32."""
+    notes = ["full-integer variants (full_int8, qat_int8) end at int8 logits; the softmax or sigmoid is computed "
+             "in float32 after dequantization, so the scores keep the logits' 256 levels instead of collapsing "
+             "onto a few int8 probabilities (see common.quantize)"]
+    for row in rows:
+        if row["auc_flag"]:
+            notes.append(f"{row['variant']}: AUC {row['auc']:.4f} is {row['auc_change_vs_float32']:+.4f} from "
+                         f"float32's: more than {AUC_TOLERANCE}; its scores take {row['distinct_scores']} "
+                         "distinct values")
+    slow = [row for row in rows if row["variant"] not in ("keras", "float32") and row["speedup_vs_float32"]
+            and row["speedup_vs_float32"] < FASTER]
+    if slow:
+        size = f" ({flops_per_image / 1e6:.1f} MFLOPs per image)" if flops_per_image else ""
+        listed = ", ".join(f"{row['variant']} {row['speedup_vs_float32']:.2f}x" for row in slow)
+        notes.append(f"not faster than float32 here: {listed}. A model this small{size} spends much of an inference "
+                     "in per-operator overhead rather than arithmetic, which int8 does not shorten; LiteRT also runs "
+                     "float32 models through its XNNPACK delegate, whose float kernels are well optimised on x86; "
+                     "and dynamic-range and float16 models dequantize weights at run time")
+    return notes

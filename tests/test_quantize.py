@@ -21,6 +21,7 @@ from common.qat import copy_weights_by_layer_name, run_qat, save_qat_data  # noq
 from common.quantize import (  # noqa: E402
     MODES,
     TFLiteModel,
+    apply_activation,
     compare_quantized,
     convert_to_tflite,
     measure_tflite_latency,
@@ -137,13 +138,57 @@ def test_full_int8_has_int8_tensors_and_agrees_with_keras(variants, keras_scores
     assert summary["weights"].get("INT8", 0) >= 6, summary  # the 4 convolutions and 2 dense layers
     assert "FLOAT32" not in summary["weights"] and set(summary["activations"]) == {"INT8"}, summary
 
-    runner = TFLiteModel(variants["full_int8"])
+    runner = TFLiteModel(variants["full_int8"], output_activation="softmax")
     assert runner.input_dtype == np.int8 and runner.input_quantization[0] > 0
     scores = runner.predict(toy_data["x_test"])
     assert scores.dtype == np.float32 and scores.shape == keras_scores.shape
-    assert scores.min() >= 0.0 and scores.max() <= 1.0
+    assert scores.min() >= 0.0 and scores.max() <= 1.0 and np.allclose(scores.sum(axis=1), 1.0, atol=1e-5)
     agreement = (scores.argmax(axis=1) == keras_scores.argmax(axis=1)).mean()
     assert agreement >= MIN_INT8_AGREEMENT, agreement
+    # The integer model ends at the logits: without the activation its outputs are not probabilities.
+    logits = TFLiteModel(variants["full_int8"]).predict(toy_data["x_test"])
+    assert (logits < 0).any() and np.allclose(apply_activation(logits, "softmax"), scores)
+
+
+def _confident_binary_data(count, seed):
+    """Two overlapping classes told apart by the first of three features (AUC about 0.78)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    features = rng.normal(0.0, 1.0, (count, 3)).astype(np.float32)
+    features[:, 0] += np.where(labels == 1, 0.6, -0.6)
+    return features, labels
+
+
+def test_full_int8_keeps_the_ranking_of_a_confident_binary_model():
+    """A binary model whose logits are a steep function of its input is confident: most probabilities lie
+    within 1/256 of 0 or 1. Int8 probabilities would collapse them onto a few levels (16 distinct scores, AUC
+    -0.03 here); int8 logits with the softmax after dequantization keep the ranking."""
+    inputs = keras.Input((3,), name="features")
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="predictions")(inputs))
+    model.layers[-1].set_weights([np.array([[-12.0, 12.0], [0.0, 0.0], [0.0, 0.0]], np.float32),
+                                  np.zeros(2, np.float32)])
+    x_train, _ = _confident_binary_data(500, seed=1)
+    x_test, y_test = _confident_binary_data(600, seed=2)
+    variants = {mode: convert_to_tflite(model, mode, representative_images=x_train) for mode in ("float32",
+                                                                                                "full_int8")}
+    rows = {row["variant"]: row for row in compare_quantized(model, variants, x_test, y_test, "binary",
+                                                             latency_repeats=5)}
+    keras_row, int8 = rows["keras"], rows["full_int8"]
+    assert abs(int8["auc"] - keras_row["auc"]) <= 0.01, (int8["auc"], keras_row["auc"])
+    assert int8["distinct_scores"] >= keras_row["distinct_scores"] / 10, (int8, keras_row)
+    assert not int8["auc_flag"] and int8["output"] == "logits + softmax after dequantization"
+    assert tensor_dtypes(variants["full_int8"])["output"] == "INT8"
+
+
+def test_latency_is_measured_in_turns_with_its_spread():
+    from common.quantize import interleaved_latency
+
+    order = []
+    timings = interleaved_latency({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, repeats=4,
+                                  warmup=1)
+    assert order == ["a", "b", "a", "b", "b", "a", "a", "b", "b", "a"], "warm-up, then the order rotates"
+    assert set(timings) == {"a", "b"} and timings["a"]["repeats"] == 4
+    assert 0 <= timings["a"]["p10_ms"] <= timings["a"]["median_ms"] <= timings["a"]["p90_ms"]
 
 
 def test_compare_quantized_table_and_saved_files(trained_model, variants, toy_data, tmp_path):
@@ -156,8 +201,10 @@ def test_compare_quantized_table_and_saved_files(trained_model, variants, toy_da
     assert by_name["float32"]["max_abs_score_difference"] <= FLOAT32_TOLERANCE
     assert by_name["full_int8"]["size_ratio_vs_float32"] < 0.75
     for row in rows:
-        assert row["latency_ms"] > 0 and 0.0 <= row["auc"] <= 1.0
+        assert row["latency_ms"] > 0 and 0.0 <= row["auc"] <= 1.0 and row["latency_p90_ms"] >= row["latency_ms"]
         assert abs(row["accuracy"] - by_name["keras"]["accuracy"]) <= 0.1, row
+        assert not row["auc_flag"], row
+    assert by_name["float32"]["speedup_vs_float32"] == 1.0 and by_name["full_int8"]["speedup_vs_float32"] > 0
     for mode in MODES:
         saved = tmp_path / "tflite" / f"{mode}.tflite"
         assert by_name[mode]["path"] == str(saved) and saved.read_bytes() == variants[mode]
@@ -215,7 +262,10 @@ def test_quantization_aware_training_in_a_child_process(trained_model, toy_data,
     summary = tensor_dtypes(result["tflite_path"])
     assert summary["input"] == summary["output"] == "INT8", summary
     assert summary["weights"].get("INT8", 0) >= 6 and set(summary["activations"]) == {"INT8"}, summary
-    qat_accuracy = (run_tflite(result["tflite_path"], toy_data["x_test"]).argmax(axis=1) == toy_data["y_test"]).mean()
+    assert result["output"] == "logits" and result["output_activation"] == "softmax"
+    qat_scores = run_tflite(result["tflite_path"], toy_data["x_test"], output_activation="softmax")
+    assert np.allclose(qat_scores.sum(axis=1), 1.0, atol=1e-5)
+    qat_accuracy = (qat_scores.argmax(axis=1) == toy_data["y_test"]).mean()
     keras_accuracy = (keras_scores.argmax(axis=1) == toy_data["y_test"]).mean()
     assert qat_accuracy >= keras_accuracy - 0.05, (qat_accuracy, keras_accuracy)
 

@@ -101,7 +101,8 @@ class A4Config(RunConfig):
     qat_epochs: int = 2
     qat_learning_rate: float = 1e-5
     representative_count: int = 300  # training images that calibrate the full-int8 activation ranges
-    latency_repeats: int = 300  # single-image timings per variant; the median is reported
+    # Rounds of single-image timings, every variant once per round in turn; the median and spread are reported.
+    latency_repeats: int = 300
 
     # ---- Problem 3: a ResNet from scratch with a small-input stem (3x3, stride 1, no max-pool) ----
     resnet_blocks: tuple[int, ...] = (2, 2, 2)  # basic blocks per stage; every stage after the first halves

@@ -1,9 +1,10 @@
 """Problem 2-D: the chosen custom CNN as TFLite / LiteRT models, each scored on the whole test split.
 
 Variants: float32 (the reference conversion), dynamic range (int8 weights), float16 (half-size weights),
-full integer (int8 weights, activations, input and output; activation ranges calibrated on training images)
-and quantization-aware training (QAT: a few epochs of fine-tuning with simulated int8 rounding, then a full
-int8 conversion). QAT runs in its own process on a tf_keras twin of the network (``common.qat``), because
+full integer (int8 weights and activations, an int8 input and int8 logits, the softmax or sigmoid computed in
+float32 after dequantization so that the scores keep their ranking; activation ranges calibrated on training
+images) and quantization-aware training (QAT: a few epochs of fine-tuning with simulated int8 rounding, then the
+same full-integer conversion). QAT runs in its own process on a tf_keras twin of the network (``common.qat``), because
 tensorflow-model-optimization needs Keras 2; this process never imports it.
 
 The QAT child starts as soon as the custom CNN is chosen (``start_qat``) and works while this process trains
@@ -17,8 +18,17 @@ import sys
 
 import numpy as np
 
+from common.atomic import save_npz
+from common.profiling import count_flops
 from common.qat import run_qat, save_qat_data
-from common.quantize import MODES, TFLiteModel, compare_quantized, convert_to_tflite, tensor_dtypes
+from common.quantize import (
+    MODES,
+    compare_quantized,
+    convert_to_tflite,
+    quantization_notes,
+    tensor_dtypes,
+    variant_runner,
+)
 
 from .model import custom_cnn_kwargs
 
@@ -78,18 +88,20 @@ def quantize_model(trained, config, run_folder, qat_future=None):
             notes.append(f"QAT: {config.qat_epochs} epoch(s) at learning rate {config.qat_learning_rate:g}, "
                          f"{result['seconds']:.0f} s in the child process; Keras 3 vs tf_keras twin before QAT: "
                          f"max |difference| {result['twin_max_abs_difference']:.1e}")
-    print("[quantize] scoring every variant with LiteRT on the test split (1 thread)", flush=True)
+    print("[quantize] scoring every variant with LiteRT on the test split; latency of every variant in turns "
+          "(1 thread)", flush=True)
     rows = compare_quantized(model, variants, data.x_test, data.y_test, data.task, data.class_names, save_dir=folder,
                              latency_repeats=config.latency_repeats, num_threads=1)
+    notes += quantization_notes(rows, count_flops(model))
     prediction_folder = folder / "predictions"
     prediction_folder.mkdir(exist_ok=True)
     keras_scores = np.asarray(model.predict(data.x_test, batch_size=config.batch_size, verbose=0), np.float32)
     for row in rows:
         name = row["variant"]
-        scores = keras_scores if name == "keras" else TFLiteModel(variants[name]).predict(data.x_test)
+        scores = keras_scores if name == "keras" else variant_runner(name, variants[name], model).predict(data.x_test)
         path = prediction_folder / f"{name}_test.npz"
-        np.savez_compressed(path, y_true=data.y_test, y_score=scores.astype(np.float32),
-                            class_names=np.asarray(data.class_names, dtype=str))
+        save_npz(path, y_true=data.y_test, y_score=scores.astype(np.float32),
+                 class_names=np.asarray(data.class_names, dtype=str))
         row["predictions_file"] = str(path.relative_to(run_folder.path))
         if row["path"]:
             row["path"] = str((folder / f"{name}.tflite").relative_to(run_folder.path))

@@ -128,18 +128,29 @@ def _quantization_section(quantization):
     rows = []
     for row in quantization["rows"]:
         dtypes = row.get("tensor_dtypes") or {}
+        flag = " **(AUC moved > 0.01)**" if row.get("auc_flag") else ""
         rows.append({**row, "size_kb": None if row["file_bytes"] is None else row["file_bytes"] / 1024,
-                     "in_out": f"{dtypes['input']} / {dtypes['output']}" if dtypes else "float32 (Keras)"})
+                     "in_out": f"{dtypes['input']} / {dtypes['output']}" if dtypes else "float32 (Keras)",
+                     "auc_text": (f"{row['auc']:.4f} ({row['auc_change_vs_float32']:+.4f}){flag}"
+                                  if row.get("auc_change_vs_float32") is not None else "n/a"),
+                     "latency_text": (f"{row['latency_ms']:.3f} ({row['latency_p10_ms']:.3f}-"
+                                      f"{row['latency_p90_ms']:.3f})"),
+                     "speedup_text": "n/a" if row.get("speedup_vs_float32") is None else
+                     f"{row['speedup_vs_float32']:.2f}x"})
     table = markdown_table(rows, {
         "variant": "variant", "size_kb": "file (KiB)", "size_ratio_vs_float32": "size vs float32",
-        "accuracy": "test ACC", "auc": "test AUC", "latency_ms": "latency (ms / image)",
-        "agreement_with_keras": "agrees with Keras", "in_out": "input / output"},
-        {"size_kb": ".1f", "size_ratio_vs_float32": ".3f", "accuracy": ".4f", "auc": ".4f", "latency_ms": ".3f",
-         "agreement_with_keras": ".4f"})
+        "accuracy": "test ACC", "auc_text": "test AUC (change vs float32)", "distinct_scores": "distinct scores",
+        "latency_text": "latency, ms / image: median (10th-90th percentile)", "speedup_text": "speed vs float32",
+        "agreement_with_keras": "agrees with Keras", "in_out": "input / output", "output": "scores"},
+        {"size_kb": ".1f", "size_ratio_vs_float32": ".3f", "accuracy": ".4f", "agreement_with_keras": ".4f"})
     notes = "\n".join(f"- {note}" for note in quantization["notes"])
+    repeats = quantization["rows"][0].get("latency_repeats", "")
     return f"""Model: **{quantization['model']}** (`{quantization['model_file']}`), the custom CNN chosen on validation.
-Every variant ran through the LiteRT interpreter on the whole test split ({quantization['split']}); latency is
-the median of single-image inferences with 1 thread ("keras" is TensorFlow at batch 1, for reference).
+Every variant ran through the LiteRT interpreter on the whole test split ({quantization['split']}). Latency: after
+warm-up, {repeats} rounds in which every variant (and Keras, TensorFlow at batch 1) ran one single-image inference
+in turn with 1 thread, so that machine noise hit them alike; "speed vs float32" is float32's median over the
+variant's, from the same rounds. "distinct scores" counts the different scores the AUC is computed from
+(the positive class for a binary task, the mean over classes otherwise).
 
 {table}
 

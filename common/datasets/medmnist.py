@@ -174,7 +174,7 @@ def load_medmnist(flag, size=28, data_dir=None, download=True):
     Args:
         flag: the set, e.g. "retinamnist", "chestmnist", "adrenalmnist3d" (see ``MEDMNIST``).
         size: image side in pixels: 28, 64, 128 or 224 for 2D sets; 28 or 64 for 3D sets.
-        data_dir: the data root (default ``$DATA_DIR`` or ``data/``), laid out like ``../shared/data``.
+        data_dir: the data root (default ``$DATA_DIR`` or ``data/``), holding ``medmnist/``.
         download: allow downloading the file from Zenodo (MD5-checked) when it is missing.
 
     Returns:

@@ -137,7 +137,7 @@ def load_usps(data_dir, data_format="esl", download=True):
     """Load USPS from ``data_dir/usps/``, downloading the ESL files if they are missing.
 
     Args:
-        data_dir: the data root (``DATA_DIR``), laid out like ``../shared/data``.
+        data_dir: the data root (``DATA_DIR``), holding ``usps/``.
         data_format: "esl" (``zip.train.gz`` + ``zip.test.gz``) or "h5" (``usps.h5``, placed by hand).
         download: allow downloading missing files.
 

@@ -36,8 +36,9 @@ def build_custom_cnn(input_shape, num_classes, filters=(32, 64, 128), dropout_ra
         keras_module: the Keras whose layers build the model: ``None`` for Keras 3 (``keras``), or the
             ``tf_keras`` module for the Keras 2 twin used by quantization-aware training.
         name: the model's name.
-        output_activation: "softmax" (one class per image; the outputs sum to 1) or "sigmoid" (multi-label:
-            one independent probability per label, e.g. the 14 findings of ChestMNIST).
+        output_activation: "softmax" (one class per image; the outputs sum to 1), "sigmoid" (multi-label:
+            one independent probability per label, e.g. the 14 findings of ChestMNIST), or "linear" (the logits,
+            for a model whose activation is applied elsewhere, as in quantization-aware training).
 
     Returns:
         An uncompiled functional model mapping float32 images (N, H, W, C), scaled as in training, to float32
@@ -59,8 +60,9 @@ def build_custom_cnn(input_shape, num_classes, filters=(32, 64, 128), dropout_ra
         raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
     if int(dense_units) < 1:
         raise ValueError(f"dense_units must be a positive integer, got {dense_units}.")
-    if output_activation not in ("softmax", "sigmoid"):
-        raise ValueError(f"output_activation must be 'softmax' or 'sigmoid' (multi-label), got {output_activation!r}.")
+    if output_activation not in ("softmax", "sigmoid", "linear"):
+        raise ValueError(f"output_activation must be 'softmax', 'sigmoid' (multi-label) or 'linear' (logits), got "
+                         f"{output_activation!r}.")
 
     keras_module = keras_module if keras_module is not None else _default_keras_module()
     layers = keras_module.layers
