@@ -21,7 +21,10 @@ BASELINES = ("majority_baseline", "chance_baseline")
 
 
 class ResettableModel:
-    """A compiled model that ``reset()`` returns to its initial weights and optimizer state.
+    """A compiled model that ``reset()`` returns to its initial state: every variable of the model (its weights,
+    and the states of its dropout and other random layers' seed generators, which ``get_weights`` leaves out) and
+    of its optimizer. A fold then trains exactly as it would first in a fresh process, so a resumed run that skips
+    finished folds gets the same numbers.
 
     Args:
         build: a function with no arguments returning a compiled ``keras.Model``; called under ``strategy``.
@@ -32,13 +35,12 @@ class ResettableModel:
         with strategy.scope():
             self.model = build()
             self.model.optimizer.build(self.model.trainable_variables)
-        self._weights = self.model.get_weights()
-        self._optimizer_state = [variable.numpy() for variable in self.model.optimizer.variables]
+        self._variables = [*self.model.variables, *self.model.optimizer.variables]
+        self._initial = [variable.numpy() for variable in self._variables]
 
     def reset(self):
-        """The initial weights and optimizer state back; returns the model."""
-        self.model.set_weights(self._weights)
-        for variable, value in zip(self.model.optimizer.variables, self._optimizer_state):
+        """The initial state back; returns the model."""
+        for variable, value in zip(self._variables, self._initial):
             variable.assign(value)
         return self.model
 
