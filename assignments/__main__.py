@@ -35,7 +35,20 @@ def run_assignment(number, args):
     except WorkflowError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    return subprocess.call([sys.executable, "-m", f"assignments.{package}", *args])
+    return wait_for([sys.executable, "-m", f"assignments.{package}", *args])
+
+
+def wait_for(command, **options):
+    """Run ``command`` and return its exit status. Ctrl-C reaches the child too (it is in the same process group)
+    and the child ends itself, saying how to continue; this process only waits for it, where
+    ``subprocess.call`` would kill it before it could finish."""
+    process = subprocess.Popen(command, **options)
+    while True:
+        try:
+            process.wait()
+            return process.returncode
+        except KeyboardInterrupt:
+            continue
 
 
 def demo():
@@ -52,6 +65,9 @@ def demo():
                                 stdout=subprocess.PIPE, text=True)
         sys.stdout.write(result.stdout)
         lines = result.stdout.strip().splitlines()
+        if result.returncode == 130:
+            print("demo interrupted", file=sys.stderr)
+            return 130
         if result.returncode == 0 and lines:
             report = Path(lines[-1]) / "report.md"
             seconds = time.perf_counter() - started
@@ -169,4 +185,8 @@ def _workflow(options):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)

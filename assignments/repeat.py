@@ -29,6 +29,8 @@ def run_seeds(package, seeds, args, runs_dir):
                    "--runs-dir", str(runs_dir)]
         print(f"[repeat] seed {seed}: {' '.join(command[2:])}", flush=True)
         completed = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        if completed.returncode == 130:
+            raise KeyboardInterrupt
         lines = completed.stdout.strip().splitlines()
         if completed.returncode != 0 or not lines or not (Path(lines[-1]) / METRICS_FILE).is_file():
             print(f"[repeat] seed {seed}: the run failed (exit status {completed.returncode})", file=sys.stderr)

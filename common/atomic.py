@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.faults import fault_point
+
 
 def to_json_ready(value):
     """A copy of ``value`` that ``json`` can write: NumPy types to Python ones, NaN to ``None`` (null)."""
@@ -45,6 +47,7 @@ def replace_with(path, write):
     temporary = _temporary(path)
     try:
         write(temporary)
+        fault_point(f"write:{path.name}")
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -68,6 +68,9 @@ class RunConfig:
 
     def validate(self):
         """Raise ``ConfigError`` for values that cannot work; subclasses extend this."""
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1} (NumPy's seed range), not "
+                              f"{self.seed}.")
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"Unknown strategy {self.strategy!r}. Choose one of {', '.join(STRATEGIES)} "

@@ -299,8 +299,8 @@ def grade_folder(run_path, rubric, name, allow_sample=False):
         rule_name = (rule.__doc__ or rule.__name__).strip().splitlines()[0].rstrip(".")
         try:
             status, text = rule(evidence)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-            status, text = FAIL, f"the evidence is incomplete: {type(error).__name__}: {error}"
+        except Exception as error:  # noqa: BLE001 (nothing in a submission may crash the grader)
+            status, text = FAIL, f"the evidence is incomplete or damaged: {type(error).__name__}: {error}"
         items.append(Item(rule_name, status, text))
     return ScoreSheet(str(run_path), name, items)
 

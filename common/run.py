@@ -21,11 +21,17 @@ Folders are never reused: a second run in the same second gets a ``-2`` suffix. 
 ``metrics.json`` is unfinished and is what ``--resume`` continues.
 """
 
+import atexit
 import dataclasses
 import datetime
 import json
 import os
 import platform
+import shlex
+import shutil
+import socket
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -34,6 +40,8 @@ from common.results import row_problems
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
+# Present while a process works in the run folder: its process id, host and start (see RunFolder.lock).
+LOCK_FILE = "run.lock"
 # Settings that may differ between a run and its resumption.
 RESUMABLE_CHANGES = ("resume", "verbose", "runs_dir")
 
@@ -57,14 +65,115 @@ def environment():
             "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")}
 
 
+def _process_start(pid):
+    """The start time of process ``pid`` in clock ticks since boot (Linux), or None where it cannot be read; with
+    the process id it tells a live owner from a new process that got the same id."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _alive(owner):
+    """Whether the process recorded in a lock still runs (on this host; another host's is assumed alive)."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    except (KeyError, TypeError, ValueError):
+        return False
+    started = _process_start(int(owner["pid"]))
+    return started is None or owner.get("process_start") in (None, started)
+
+
+# Run folders this process holds, released when it ends (``release_all``, also at interpreter exit).
+_HELD = []
+
+
+def release_all():
+    """Release every run folder this process holds: unlock them, delete the temporary ones (other workers')."""
+    while _HELD:
+        _HELD.pop().release()
+
+
+atexit.register(release_all)
+
+
+def held_temporary_folders():
+    """The paths of the temporary run folders (other workers') this process holds."""
+    return {str(run.path) for run in _HELD if run.temporary}
+
+
+def command_line():
+    """The command that started this process, as a user would type it (``python -m package args``)."""
+    module = getattr(sys.modules.get("__main__"), "__spec__", None)
+    start = ["python", "-m", module.name.removesuffix(".__main__")] if module else ["python", sys.argv[0]]
+    return shlex.join([*start, *sys.argv[1:]])
+
+
 class RunFolder:
     """The folder of one run of one assignment."""
 
-    def __init__(self, path, assignment, started=None):
+    def __init__(self, path, assignment, started=None, temporary=False):
         self.path = Path(path)
         self.assignment = assignment
         self.config = None
         self.started = time.perf_counter() if started is None else started
+        self.temporary = temporary  # a worker's scratch copy in a multi-worker run: deleted at the end
+        self.locked = False
+
+    def lock_owner(self):
+        """The lock's record {pid, host, process_start, started, command} if a live process holds this folder."""
+        path = self.path / LOCK_FILE
+        try:
+            owner = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            return None  # a lock cut short by a crash: nobody holds it
+        return owner if isinstance(owner, dict) and _alive(owner) else None
+
+    def lock(self):
+        """Take the folder for this process (``run.lock``); a stale lock of a process that is gone is replaced.
+
+        Raises:
+            RunError: another live process holds it; the message names it and what to do.
+        """
+        me = {"pid": os.getpid(), "host": socket.gethostname(), "process_start": _process_start(os.getpid()),
+              "started": datetime.datetime.now().isoformat(timespec="seconds"), "command": command_line()}
+        path = self.path / LOCK_FILE
+        for _ in range(2):
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                owner = self.lock_owner()
+                if owner is not None and (owner.get("pid"), owner.get("host")) != (me["pid"], me["host"]):
+                    raise RunError(f"{self.path} is in use by process {owner.get('pid')} on {owner.get('host')} "
+                                   f"(started {owner.get('started')}: {owner.get('command')}). Wait for it to "
+                                   f"finish or stop it; if it is gone, delete {path}.") from None
+                path.unlink(missing_ok=True)  # stale, or already ours
+                continue
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(json.dumps(me) + "\n")
+            self.locked = True
+            _HELD.append(self)
+            # Files a killed process was writing when it died (common.atomic): no live process owns them now.
+            for partial in self.path.rglob(".*.partial*"):
+                partial.unlink(missing_ok=True)
+            return self
+        raise RunError(f"could not lock {self.path}; delete {path} if no run is using the folder.")
+
+    def release(self):
+        """Unlock the folder (and delete it if it is a worker's temporary copy)."""
+        if self.temporary:
+            shutil.rmtree(self.path, ignore_errors=True)
+        elif self.locked:
+            (self.path / LOCK_FILE).unlink(missing_ok=True)
+        self.locked = False
 
     @classmethod
     def create(cls, runs_dir, assignment, now=None):
@@ -93,15 +202,25 @@ class RunFolder:
 
     @classmethod
     def open(cls, runs_dir, assignment, resume=False):
-        """A new run folder, or with ``resume`` the latest unfinished one (``RunError`` if there is none)."""
+        """A new run folder, or with ``resume`` the latest unfinished one, locked for this process.
+
+        Raises:
+            RunError: ``resume`` and there is no unfinished run, or the latest one is still running (it is never
+                joined: two processes would write the same files); the message names it.
+        """
         if resume:
             run = cls.latest_unfinished(runs_dir, assignment)
             if run is None:
                 raise RunError(f"--resume found no unfinished run of {assignment} under "
                                f"{Path(runs_dir) / assignment} (a finished run has a {METRICS_FILE}). "
                                "Run again without --resume to start a new run.")
-            return run
-        return cls.create(runs_dir, assignment)
+            owner = run.lock_owner()
+            if owner is not None and owner.get("pid") != os.getpid():
+                raise RunError(f"--resume: the latest unfinished run, {run.path}, is still running (process "
+                               f"{owner.get('pid')} on {owner.get('host')}, started {owner.get('started')}). Let it "
+                               "finish, or stop it and then resume it.")
+            return run.lock()
+        return cls.create(runs_dir, assignment).lock()
 
     @property
     def figures(self):
@@ -172,12 +291,36 @@ class RunStart:
     started: float
 
     def open_folder(self, assignment):
-        """The run folder of this run (new, or the unfinished one with ``--resume``), its config written."""
-        run = RunFolder.open(self.config.runs_dir, assignment, resume=self.config.resume)
+        """The run folder of this run (new, or the unfinished one with ``--resume``), locked, its config written.
+
+        In a multi-worker run only the chief writes the run folder; every other worker runs the same code in a
+        temporary folder of its own, deleted at the end (the workers must run the same collective operations).
+        """
+        if not is_chief(self.strategy):
+            if self.config.resume:
+                raise RunError("--resume is not supported with --strategy multi-worker: the workers would start "
+                               "from different states. Start a new run.")
+            run = RunFolder(tempfile.mkdtemp(prefix=f"{assignment}-worker-"), assignment, temporary=True)
+            _HELD.append(run)
+        else:
+            run = RunFolder.open(self.config.runs_dir, assignment, resume=self.config.resume)
         run.started = self.started
         run.start(self.config)
-        print(f"[run] {run.path}", flush=True)
+        print(f"[run] {run.path}" + (" (this worker's temporary copy; the chief writes the run folder)"
+                                     if run.temporary else ""), flush=True)
         return run
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files: always, except on the non-chief workers of a multi-worker
+    strategy (the chief is task "chief", or worker 0 when the cluster names no chief)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
 
 
 def start_run(config):

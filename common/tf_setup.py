@@ -20,11 +20,12 @@ import tempfile
 # absl's notice about them; the converter's and the interpreter's progress lines.
 NOISE_PREFIXES = ("I0000 ", "WARNING: All log messages before absl::InitializeLog()", "fully_quantize:",
                   "INFO: Created TensorFlow Lite XNNPACK delegate")
-# Error-level lines of TensorFlow 2.21 on a CPU that are harmless: tf.data's graph rewrite under op determinism
-# meets an attribute of its own newer op version, and Keras's AUC or Dropout use a bool op that oneDNN leaves
-# to Eigen on CPUs without AVX-512.
+# Error- and warning-level lines of TensorFlow 2.21 on a CPU that are harmless: tf.data's graph rewrite under op
+# determinism meets an attribute of its own newer op version; a bool op that oneDNN leaves to Eigen on CPUs
+# without AVX-512; a multi-worker input pipeline that tf.data does not optimise.
 NOISE_FRAGMENTS = ("NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition",
-                   "oneDNN supports DT_BOOL only on platforms with AVX-512")
+                   "oneDNN supports DT_BOOL only on platforms with AVX-512",
+                   "will not be optimized because the dataset does not implement the AsGraphDefInternal()")
 # On a machine without an NVIDIA driver, the GPU-enabled wheel reports a failed cuInit as an error
 # when it first looks for devices; it means nothing more than "no GPU", which the CPU path expects.
 _NO_DRIVER_MESSAGE = "failed call to cuInit"

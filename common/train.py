@@ -4,18 +4,26 @@
 
     <run>/<model_name>/best.keras     the weights of the best validation epoch (the model the run reports)
     <run>/<model_name>/history.csv    one row per epoch, including the seconds each epoch took
-    <run>/<model_name>/backup/        Keras BackupAndRestore state while training is in progress
-    <run>/<model_name>/done.json      written last: the training finished
+    <run>/<model_name>/done.json      when it finished, the best epoch, the epochs run, the training time
 
-With ``resume=True`` a model whose ``done.json`` exists is loaded instead of trained again, and one whose
-training was interrupted continues from its last completed epoch (``keras.callbacks.BackupAndRestore``).
+While it trains, everything goes to ``<run>/<model_name>.training/``; when the training is over, that folder
+is renamed to ``<run>/<model_name>/`` in one step. A model folder therefore exists only for a finished fit, with
+its checkpoint, history and ``done.json`` together, and a kill at any moment leaves either a finished model or
+an unfinished training folder, never a mix.
+
+With ``resume=True`` a finished model is loaded instead of trained again. An unfinished training folder is
+discarded and that model trained again from its first epoch: every fit starts from its own seed, so the
+resumed run gives exactly the numbers of an uninterrupted one. (Continuing mid-fit from the last epoch would
+not: the data order, the augmentation and the dropout draws of the remaining epochs would differ.)
 
 Early stopping and checkpoint selection watch a validation metric, so the validation data must be given
 explicitly and must not be the test split: the test split is for the one final evaluation.
 """
 
 import dataclasses
-import math
+import os
+import shutil
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -24,6 +32,7 @@ import numpy as np
 
 from common.atomic import save_model, write_json
 from common.evaluate import evaluate_predictions
+from common.faults import fault_point
 from common.tf_setup import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()
@@ -33,16 +42,61 @@ import keras  # noqa: E402  (TensorFlow must be imported first, quietly)
 def get_strategy(name="default"):
     """The ``tf.distribute`` strategy for ``--strategy``: default, mirrored or multi-worker.
 
-    "mirrored" copies the model to every local GPU and splits each batch between them; "multi-worker"
-    does the same across machines listed in the ``TF_CONFIG`` environment variable.
+    "mirrored" copies the model to every local GPU and splits each batch between them; "multi-worker" does the
+    same across the processes (machines) listed in the ``TF_CONFIG`` environment variable, one per process.
     """
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi-worker":
+        _patch_keras_for_multi_worker()
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"Unknown strategy {name!r}; use default, mirrored or multi-worker.")
+
+
+def _patch_keras_for_multi_worker():
+    """Mend two places where Keras 3.15's TensorFlow trainer breaks under ``MultiWorkerMirroredStrategy``
+    (tensorflow/tensorflow#72388; ``model.fit`` fails in both):
+
+    - before the first step, it builds the model on the first batch averaged over the replicas with a collective
+      reduce that cannot take the dataset's per-replica values ("Attempt to convert a value (PerReplica...)");
+      only the shapes matter there, so this process's own part of the batch serves;
+    - it averages each step's scalar logs with a reduce along axis 0, which a scalar does not have ("Invalid
+      reduction dimension 0"); the metrics are already synchronised across the workers, so the mean of this
+      process's replicas is the value.
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    if getattr(trainer, "_suite_multi_worker_patch", False):
+        return
+    original_reduce = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction in ("mean", "auto") and trainer._collective_all_reduce_multi_worker(strategy):
+            def mean(value):
+                local = (strategy.experimental_local_results(value) if trainer._is_per_replica_instance(value)
+                         else (value,))
+                return tf.reduce_mean(tf.stack(list(local)), axis=0)
+
+            return tf.nest.map_structure(mean, values)
+        return original_reduce(values, strategy, reduction)
+
+    def maybe_symbolic_build(self, iterator=None, data_batch=None):
+        if self._distribute_strategy is None:
+            return
+        if iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = tf.nest.map_structure(
+                    lambda value: (self.distribute_strategy.experimental_local_results(value)[0]
+                                   if isinstance(value, tf.distribute.DistributedValues) else value), next(batches))
+                break
+        with self.distribute_strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
+    trainer.reduce_per_replica = reduce_per_replica
+    trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
+    trainer._suite_multi_worker_patch = True
 
 
 def set_mixed_precision(enabled):
@@ -52,6 +106,13 @@ def set_mixed_precision(enabled):
     probabilities and losses stay in float32.
     """
     keras.mixed_precision.set_dtype_policy("mixed_float16" if enabled else "float32")
+
+
+class _FaultPoint(keras.callbacks.Callback):
+    """The ``epoch`` point of ``common.faults`` (tests only), after the epoch's checkpoint and history row."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        fault_point("epoch")
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -148,9 +209,27 @@ def _monitor_mode(monitor, mode):
     return "max" if any(word in monitor for word in ("acc", "auc", "precision", "recall", "f1")) else "min"
 
 
+TRAINING_SUFFIX = ".training"
+
+
+def training_folder(folder):
+    """Where the fit that ends in model folder ``folder`` trains: ``<folder>.training``."""
+    folder = Path(folder)
+    return folder.with_name(folder.name + TRAINING_SUFFIX)
+
+
+def _finished(folder, monitor, mode, model):
+    """The FitResult of a finished fit in ``folder`` (its best weights loaded into ``model``)."""
+    _load_best_weights(model, folder / "best.keras")
+    history = read_history(folder / "history.csv")
+    best_epoch, best_value = _best(history, monitor, mode)
+    return FitResult(model, history, best_epoch, best_value, sum(history.get("epoch_seconds", [])), folder,
+                     resumed=True)
+
+
 def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch_size=None,
               monitor="val_loss", mode="auto", patience=10, strategy=None, resume=False, verbose=2,
-              reduce_lr_patience=None, class_weight=None, callbacks=(), task=None):
+              reduce_lr_patience=None, class_weight=None, callbacks=(), task=None, seed=None):
     """Build, train and return a model, keeping the weights of its best validation epoch.
 
     Args:
@@ -158,7 +237,7 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
             inside ``strategy.scope()`` so that the variables are placed by the strategy.
         train_data: ``(x, y)`` arrays or a batched ``tf.data.Dataset`` of (x, y).
         validation_data: ``(x, y)`` arrays or a batched dataset; never the test split.
-        folder: where this model's checkpoint and history go (created; must be new unless resuming).
+        folder: the model folder (see the module docstring); it must not exist unless resuming.
         epochs: the maximum number of epochs; early stopping usually ends sooner.
         batch_size: the batch size when ``train_data`` holds arrays.
         monitor, mode: the validation metric that picks the best epoch and stops training ("auto" maximises
@@ -167,10 +246,13 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         reduce_lr_patience: if set, halve the learning rate after this many epochs without improvement
             (set it below ``patience`` so that the smaller rate gets a chance before training stops).
         strategy: a ``tf.distribute.Strategy`` (default: the current one).
-        resume: continue or reload an earlier, interrupted training in ``folder``.
+        resume: reload a finished fit in ``folder``, or train again one that was interrupted.
         task: the evaluator's task ("binary", "multi-class", "ordinal", "multi-label"); given, the exact
             validation AUC is logged every epoch as ``val_auc`` (``ValidationAUC``), and ``monitor="val_auc"``
             needs it. The validation data must then be arrays.
+        seed: if given, every random generator is seeded with it just before the model is built
+            (``common.reproducibility.set_seed``), so that this fit gives the same result whether or not other
+            fits ran before it in the same process (as after ``--resume``).
 
     Returns:
         A ``FitResult``.
@@ -181,35 +263,29 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
     if monitor == "val_auc" and task is None:
         raise ValueError("monitor='val_auc' needs task=... so that the exact validation AUC is computed (Keras's "
                          "approximate AUC metric is not used; see ValidationAUC).")
-    folder = Path(folder)
-    mode = _monitor_mode(monitor, mode)
-    best_path = folder / "best.keras"
-    history_path = folder / "history.csv"
-    done_path = folder / "done.json"
+    folder, mode = Path(folder), _monitor_mode(monitor, mode)
+    scratch = training_folder(folder)
     strategy = strategy or tf.distribute.get_strategy()
-
-    if folder.exists() and any(folder.iterdir()) and not resume:
-        raise FileExistsError(f"{folder} already holds a training; pass resume=True (--resume) to continue "
+    if folder.exists() and not resume:
+        raise FileExistsError(f"{folder} already holds a finished training; pass resume=True (--resume) to reload "
                               "it, or train into a new folder.")
-    folder.mkdir(parents=True, exist_ok=True)
+    if scratch.exists():
+        if not resume:
+            raise FileExistsError(f"{scratch} holds an unfinished training; pass resume=True (--resume) to train it "
+                                  "again, or train into a new folder.")
+        print(f"[resume] {folder.name}: its training was interrupted; it starts again from the first epoch",
+              file=sys.stderr, flush=True)
+        shutil.rmtree(scratch)
+    if seed is not None:
+        from common.reproducibility import set_seed
 
+        set_seed(seed)
     with strategy.scope():
         model = build_model()
+    if folder.exists():  # resume=True and the fit had finished
+        return _finished(folder, monitor, mode, model)
 
-    if resume and done_path.exists():
-        _load_best_weights(model, best_path)
-        history = read_history(history_path)
-        best_epoch, best_value = _best(history, monitor, mode)
-        return FitResult(model, history, best_epoch, best_value, sum(history.get("epoch_seconds", [])),
-                         folder, resumed=True)
-
-    previous = read_history(history_path) if resume and history_path.exists() else {}
-    _, previous_best = _best(previous, monitor, mode)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        best_path, monitor=monitor, mode=mode, save_best_only=True,
-        # After a resume, only an epoch better than every earlier one may replace the checkpoint.
-        initial_value_threshold=None if math.isnan(previous_best) else previous_best,
-    )
+    scratch.mkdir(parents=True)
     reduce_lr = ([keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.5,
                                                      patience=reduce_lr_patience)] if reduce_lr_patience else [])
     all_callbacks = [
@@ -217,10 +293,10 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         # Next, so that every callback after it sees the exact val_auc.
         *([ValidationAUC(*validation_data, task)] if task is not None else []),
         *reduce_lr,
-        keras.callbacks.BackupAndRestore(str(folder / "backup")),
-        checkpoint,
-        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience, restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(history_path), append=bool(previous)),
+        keras.callbacks.ModelCheckpoint(scratch / "best.keras", monitor=monitor, mode=mode, save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
+        keras.callbacks.CSVLogger(str(scratch / "history.csv")),
+        _FaultPoint(),
         *callbacks,
     ]
     train_dataset = as_dataset(train_data, batch_size, shuffle=True)
@@ -229,26 +305,37 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
     model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, verbose=verbose,
               class_weight=class_weight, callbacks=all_callbacks, shuffle=False)
 
-    if best_path.exists():
-        _load_best_weights(model, best_path)
-    else:
-        model.save(best_path)  # no epoch improved on the monitored value: keep the last weights
-    history = read_history(history_path)
+    if not (scratch / "best.keras").exists():
+        model.save(scratch / "best.keras")  # no epoch improved on the monitored value: keep the last weights
+    history = read_history(scratch / "history.csv")
     best_epoch, best_value = _best(history, monitor, mode)
     train_seconds = sum(history.get("epoch_seconds", []))
-    write_json(done_path, {"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
-                           "epochs_run": len(history.get("loss", [])), "train_seconds": train_seconds})
-    return FitResult(model, history, best_epoch, best_value, train_seconds, folder, resumed=bool(previous))
+    write_json(scratch / "done.json", {"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
+                                       "epochs_run": len(history.get("loss", [])), "train_seconds": train_seconds})
+    # The commit: checkpoint, history and done.json become the model folder together.
+    fault_point(f"commit:{folder.name}")
+    os.replace(scratch, folder)
+    _load_best_weights(model, folder / "best.keras")
+    return FitResult(model, history, best_epoch, best_value, train_seconds, folder, resumed=False)
+
+
+def shard_by_data(dataset):
+    """``dataset`` with an explicit auto-shard policy: split by element (batch) between the workers of a
+    multi-worker strategy. The default policy shards by file, which an in-memory dataset has none of."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
 
 
 def as_dataset(data, batch_size, shuffle, seed=None):
-    """A batched, prefetching ``tf.data.Dataset`` from ``(x, y)`` arrays; datasets pass through unchanged.
+    """A batched, prefetching ``tf.data.Dataset`` from ``(x, y)`` arrays, sharded by data for multi-worker
+    training (``shard_by_data``); datasets get the same sharding and are otherwise unchanged.
 
     Shuffling draws from TensorFlow's global seed (set by ``common.reproducibility.set_seed``) unless
     ``seed`` is given, and reshuffles every epoch.
     """
     if isinstance(data, tf.data.Dataset):
-        return data
+        return shard_by_data(data)
     if not isinstance(data, tuple | list) or len(data) != 2:
         raise ValueError("Training and validation data must be a tf.data.Dataset or a pair (x, y) of arrays.")
     if batch_size is None:
@@ -259,7 +346,7 @@ def as_dataset(data, batch_size, shuffle, seed=None):
     dataset = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return shard_by_data(dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def recalibrate_batch_norm(model, x, batch_size=64):
@@ -317,12 +404,12 @@ def save_final_model(fit, x_clean, batch_size=64):
 def predict_scores(model, x, batch_size=256):
     """Model outputs (probabilities) for inputs ``x`` as a float32 NumPy array."""
     if isinstance(x, tf.data.Dataset):
-        return model.predict(x, verbose=0).astype("float32")
+        return model.predict(shard_by_data(x), verbose=0).astype("float32")
     # Arrays are padded to whole batches, so every batch has one shape and the prediction function is
     # traced once per model rather than again for a short last batch.
     x = np.asarray(x)
     batch_size = max(1, min(batch_size, len(x)))
     padding = -len(x) % batch_size
     padded = np.concatenate([x, np.repeat(x[-1:], padding, axis=0)]) if padding else x
-    scores = model.predict(tf.data.Dataset.from_tensor_slices(padded).batch(batch_size), verbose=0)
+    scores = model.predict(shard_by_data(tf.data.Dataset.from_tensor_slices(padded).batch(batch_size)), verbose=0)
     return scores[: len(x)].astype("float32")

@@ -92,7 +92,7 @@ def test_the_graph_is_read_from_the_source():
     graph = import_graph()
     assert "common.datasets.files" in graph["common.datasets.download"]
     assert "common.results" in graph["common.run"]
-    assert "assignments.a1_usps_fcnet.train" in graph["assignments.a1_usps_fcnet.__main__"]  # a relative import
+    assert "assignments.a1_usps_fcnet.config" in graph["assignments.a1_usps_fcnet.__main__"]  # a relative import
     assert "assignments.catalogue" in graph["assignments.__main__"]
 
 

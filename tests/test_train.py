@@ -48,7 +48,7 @@ def test_learns_a_separable_toy_set_and_writes_its_folder(tmp_path):
     assert result.best_value >= 0.95
     assert (result.model.predict(x[200:], verbose=0).argmax(1) == y[200:]).mean() == pytest.approx(
         result.best_value, abs=1e-6), "the returned model must carry the best epoch's weights"
-    assert {p.name for p in (tmp_path / "toy").iterdir()} >= {"best.keras", "history.csv", "done.json"}
+    assert {p.name for p in (tmp_path / "toy").iterdir()} == {"best.keras", "history.csv", "done.json"}
     history = read_history(tmp_path / "toy" / "history.csv")
     assert len(history["val_accuracy"]) == result.epochs_run == 15
     assert result.train_seconds > 0 and result.best_epoch == int(np.argmax(history["val_accuracy"])) + 1
@@ -63,24 +63,35 @@ def test_early_stopping_ends_training(tmp_path):
     assert result.epochs_run < 200
 
 
-def test_resume_continues_an_interrupted_training(tmp_path):
-    set_seed(0)
+def test_an_interrupted_fit_is_trained_again_and_a_finished_one_reloaded(tmp_path):
+    """A fit that was interrupted is trained again from its first epoch, so that the resumed run equals an
+    uninterrupted one; a finished fit is reloaded, never trained twice; nothing is appended twice."""
     x, y = _toy_data()
-    folder = tmp_path / "toy"
+    data = ((x[:200], y[:200]), (x[200:], y[200:]))
+    common = {"epochs": 8, "batch_size": 32, "patience": 50, "verbose": 0, "seed": 5}
+    uninterrupted = fit_model(_build, *data, tmp_path / "whole" / "toy", **common)
+
+    folder = tmp_path / "interrupted" / "toy"
     with pytest.raises(KeyboardInterrupt):
-        fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), folder, epochs=8, batch_size=32,
-                  patience=50, verbose=0, callbacks=[StopAfter(3)])
-    assert not (folder / "done.json").exists()
-    assert len(read_history(folder / "history.csv")["loss"]) == 3
+        fit_model(_build, *data, folder, callbacks=[StopAfter(3)], **common)
+    assert not folder.exists(), "an unfinished fit leaves no model folder"
+    scratch = folder.with_name("toy.training")
+    assert len(read_history(scratch / "history.csv")["loss"]) == 3
     with pytest.raises(FileExistsError, match="--resume"):
-        fit_model(_build, (x, y), (x, y), folder, epochs=8, batch_size=32, verbose=0)
-    result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), folder, epochs=8, batch_size=32,
-                       patience=50, verbose=0, resume=True)
-    assert result.resumed and result.epochs_run == 8, "epochs 4-8 only, appended to the first three"
-    again = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), folder, epochs=8, batch_size=32,
-                      verbose=0, resume=True)
-    assert again.epochs_run == 8
-    np.testing.assert_allclose(again.model.predict(x, verbose=0), result.model.predict(x, verbose=0), atol=1e-6)
+        fit_model(_build, *data, folder, **common)
+    resumed = fit_model(_build, *data, folder, resume=True, **common)
+    assert not scratch.exists() and sorted(path.name for path in folder.iterdir()) == [
+        "best.keras", "done.json", "history.csv"]
+    assert resumed.epochs_run == 8 and read_history(folder / "history.csv")["loss"] == uninterrupted.history["loss"]
+    np.testing.assert_array_equal(resumed.model.predict(x, verbose=0), uninterrupted.model.predict(x, verbose=0))
+    assert json.loads((folder / "done.json").read_text())["epochs_run"] == 8
+
+    checkpoint = (folder / "best.keras").stat().st_mtime_ns
+    again = fit_model(_build, *data, folder, resume=True, **common)
+    assert again.resumed and again.epochs_run == 8 and (folder / "best.keras").stat().st_mtime_ns == checkpoint
+    np.testing.assert_allclose(again.model.predict(x, verbose=0), resumed.model.predict(x, verbose=0), atol=1e-6)
+    with pytest.raises(FileExistsError, match="finished training"):
+        fit_model(_build, *data, folder, **common)
 
 
 def test_validation_data_is_required(tmp_path):

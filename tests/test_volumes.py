@@ -112,7 +112,7 @@ def test_pydicom_single_slices_load_rescaled_and_in_ras(name):
     path = get_testdata_file(name)
     dataset = pydicom.dcmread(path)
     with pytest.warns(VolumeWarning, match="single slice"):
-        volume = load_volume(path)
+        volume = load_volume(path, min_slices=1)
     rows, columns = dataset.Rows, dataset.Columns
     assert volume.shape == (columns, rows, 1)
     row_spacing, column_spacing = (float(v) for v in dataset.PixelSpacing)
@@ -120,6 +120,16 @@ def test_pydicom_single_slices_load_rescaled_and_in_ras(name):
     # Axial DICOM rows run to the patient's left and columns to the back (LPS): RAS+ reverses both.
     expected = dataset.pixel_array * float(dataset.get("RescaleSlope", 1)) + float(dataset.get("RescaleIntercept", 0))
     np.testing.assert_array_equal(volume.array[:, :, 0], expected[::-1, ::-1].T)
+
+
+def test_a_single_slice_is_not_a_volume(tmp_path):
+    import nibabel as nib
+
+    path = tmp_path / "flat.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((8, 9, 1), np.float32), np.eye(4)), path)
+    with pytest.raises(DataError, match=r"flat.nii.gz has shape \(8, 9, 1\): a single slice along Z.*at least 2"):
+        load_volume(path)
+    assert load_volume(path, min_slices=1).shape == (8, 9, 1), "a caller that wants 2D slices may ask for them"
 
 
 @needs_dicomdir_tests

@@ -151,7 +151,7 @@ def read_spect_image(path, volume_slices=5):
         with warnings.catch_warnings():
             # A 2D DICOM file is a volume of one slice; the loader's notice about that is expected here.
             warnings.filterwarnings("ignore", message=".*single slice", category=VolumeWarning)
-            volume = load_volume(path)
+            volume = load_volume(path, min_slices=1)
         return volume_to_image(volume.array, volume_slices)
     from PIL import Image
 

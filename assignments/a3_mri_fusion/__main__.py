@@ -59,9 +59,7 @@ def main(argv=None):
                           description=sys.modules[__package__].__doc__ or "")
     from common.cli import run_and_print_folder
 
-    from .train import run
-
-    return run_and_print_folder(run, config)
+    return run_and_print_folder(f"{__package__}.train", config)
 
 
 if __name__ == "__main__":

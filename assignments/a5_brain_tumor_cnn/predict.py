@@ -1,10 +1,11 @@
 """Predict new scans with a trained assignment-5 model.
 
     python -m assignments.a5_brain_tumor_cnn predict scan1.jpg scan2.dcm [--model PATH] [--json]
+    python -m assignments.a5_brain_tumor_cnn predict scans/              every image file in the folder
 
 ``--model`` is a ``.keras`` file, a model folder or a run folder (default: the newest finished run). Each
 file gets its class and class probabilities; a file that cannot be read gets an error line and the others
-are still predicted (the exit status is then 1).
+are still predicted (the exit status is then 1). A folder stands for the image files directly inside it.
 """
 
 import argparse
@@ -13,6 +14,7 @@ import sys
 from pathlib import Path
 
 from common.config import default_runs_dir
+from common.datasets.image_folders import IMAGE_SUFFIXES, is_image_file
 from common.run import METRICS_FILE
 
 from .config import ASSIGNMENT
@@ -20,26 +22,60 @@ from .config import ASSIGNMENT
 MODEL_INFO = "model_info.json"
 
 
+class ModelError(ValueError):
+    """A ``--model`` that cannot be used; the message says what to pass instead."""
+
+
+def _read_json(path, what):
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path} cannot be read ({type(error).__name__}: {error}); {what}") from None
+    if not isinstance(data, dict):
+        raise ModelError(f"{path} holds no JSON object; {what}")
+    return data
+
+
 def resolve_model(path=None, runs_dir=None):
-    """The ``.keras`` file and its ``model_info.json`` for ``--model`` (see the module docstring)."""
+    """The ``.keras`` file and its ``model_info.json`` for ``--model`` (see the module docstring).
+
+    Raises:
+        ModelError: nothing usable there; the message names the file and what to pass.
+    """
     if path is None:
         parent = Path(runs_dir or default_runs_dir()) / ASSIGNMENT
         finished = sorted((p for p in parent.glob("*") if (p / METRICS_FILE).exists()),
                           key=lambda p: p.stat().st_mtime) if parent.is_dir() else []
         if not finished:
-            raise FileNotFoundError(f"No finished run of {ASSIGNMENT} under {parent}. Train one first "
-                                    f"(python -m assignments.{ASSIGNMENT}) or pass --model PATH.")
+            raise ModelError(f"No finished run of {ASSIGNMENT} under {parent}. Train one first "
+                             f"(python -m assignments.{ASSIGNMENT}) or pass --model PATH.")
         path = finished[-1]
     path = Path(path)
     if path.is_dir() and (path / METRICS_FILE).exists():
-        path = path / json.loads((path / METRICS_FILE).read_text())["chosen_model_file"]
+        chosen = _read_json(path / METRICS_FILE, "the run is damaged: pass its model folder instead, e.g. "
+                                                 f"--model {path / 'cnn'}").get("chosen_model_file")
+        if not isinstance(chosen, str):
+            raise ModelError(f"{path / METRICS_FILE} names no chosen_model_file; pass the model folder instead, e.g. "
+                             f"--model {path / 'cnn'}")
+        path = path / chosen
     elif path.is_dir():
         path = path / "model.keras"
     info_path = path.parent / MODEL_INFO
     if not path.is_file() or not info_path.is_file():
-        raise FileNotFoundError(f"{path} (with {MODEL_INFO} beside it) does not exist; pass a model file, a "
-                                "model folder or a run folder of this assignment.")
-    return path, json.loads(info_path.read_text())
+        raise ModelError(f"{path} (with {MODEL_INFO} beside it) does not exist; pass a model file, a model folder "
+                         "or a run folder of this assignment.")
+    return path, _read_json(info_path, "train the model again, or pass another model")
+
+
+def expand_folders(paths):
+    """``paths`` with every folder replaced by the image files directly inside it (sorted)."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(str(child) for child in path.iterdir() if is_image_file(child))
+        else:
+            files.append(str(path))
+    return files
 
 
 def predict_files(model, info, paths):
@@ -52,8 +88,10 @@ def predict_files(model, info, paths):
     results, batch, batch_index = [], [], []
     for index, path in enumerate(paths):
         try:
-            if not Path(path).is_file():
+            if not Path(path).exists():
                 raise DataError(f"{path} does not exist.")
+            if not Path(path).is_file():
+                raise DataError(f"{path} is not a file.")
             batch.append(read_image(path, info["image_size"], info["channels"]))
             batch_index.append(index)
             results.append({"file": str(path)})
@@ -78,16 +116,25 @@ def main(argv):
     options = parser.parse_args(argv)
     try:
         model_path, info = resolve_model(options.model, options.runs_dir)
-    except FileNotFoundError as error:
+    except ModelError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    files = expand_folders(options.files)
+    if not files:
+        print(f"error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(options.files)}.", file=sys.stderr)
         return 2
     from common.tf_setup import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     import keras
 
-    model = keras.models.load_model(model_path)
-    results = predict_files(model, info, options.files)
+    try:
+        model = keras.models.load_model(model_path)
+    except Exception as error:  # noqa: BLE001 (Keras raises many types for a damaged or foreign file)
+        print(f"error: {model_path} cannot be loaded as a Keras model ({type(error).__name__}: "
+              f"{str(error).splitlines()[0][:200]}); train the model again or pass another.", file=sys.stderr)
+        return 2
+    results = predict_files(model, info, files)
     if options.json:
         print(json.dumps({"model": str(model_path), "predictions": results}, indent=2))
     else:

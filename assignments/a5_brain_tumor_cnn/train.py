@@ -12,7 +12,6 @@ from common.atomic import write_json
 from common.models.transfer import choose_transfer_weights
 from common.profiling import count_parameters
 from common.report import INTENDED_USE
-from common.reproducibility import set_seed
 from common.results import score_split
 from common.run import start_run
 from common.train import fit_model, predict_scores, save_final_model
@@ -39,7 +38,8 @@ def train_cnn(config, run, strategy, data):
     print("[cnn] training the CNN from scratch", flush=True)
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val), run.model_folder("cnn"),
                      epochs=config.epochs, batch_size=config.batch_size, monitor="val_accuracy",
-                     patience=config.patience, strategy=strategy, resume=config.resume, verbose=config.verbose)
+                     patience=config.patience, strategy=strategy, resume=config.resume, verbose=config.verbose,
+                     seed=config.seed)
 
 
 def transfer_weights(config, data):
@@ -56,12 +56,11 @@ def train_transfer(config, run, strategy, data, weights):
         return compile_classifier(model, cosine_learning_rate(config.transfer_learning_rate, config.transfer_epochs,
                                                               _steps_per_epoch(data, config)))
 
-    set_seed(config.seed)
     print("[transfer] training EfficientNetB0", flush=True)
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val),
                      run.model_folder("efficientnet_b0"), epochs=config.transfer_epochs,
                      batch_size=config.batch_size, monitor="val_accuracy", patience=config.patience,
-                     strategy=strategy, resume=config.resume, verbose=config.verbose)
+                     strategy=strategy, resume=config.resume, verbose=config.verbose, seed=config.seed)
 
 
 def finalise(name, fit, config, data, note):

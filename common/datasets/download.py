@@ -65,10 +65,22 @@ def fetch_file(info, name, data_dir, download=True):
     return _download(info, remote, folder)
 
 
+def _missing_folders(folder):
+    """``folder`` and its parents that do not exist yet, innermost first."""
+    missing = []
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            break
+        missing.append(candidate)
+    return missing
+
+
 def _download(info, remote, folder):
-    """Download ``remote`` into ``folder`` through a temporary folder; raise ``DataError`` on any failure."""
+    """Download ``remote`` into ``folder`` through a temporary folder; raise ``DataError`` on any failure, after
+    removing the folders this call created (a failed download leaves the data root as it found it)."""
     import keras  # imported here so that checking files on disk does not start TensorFlow
 
+    created = _missing_folders(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=folder))
@@ -85,6 +97,12 @@ def _download(info, remote, folder):
             raise ValueError(f"MD5 mismatch after download (got {md5sum(downloaded)})")
         os.replace(downloaded, folder / remote.name)
     except Exception as error:  # get_file raises plain Exception for network errors
+        shutil.rmtree(staging, ignore_errors=True)
+        for empty in created:  # innermost first; a folder that holds anything else stays
+            try:
+                empty.rmdir()
+            except OSError:
+                break
         raise DataError(
             f"Could not download {info.title} file {remote.name} from {remote.url} ({error}). Nothing was "
             f"written to {folder}. {_manual_help(info, remote, folder)}"

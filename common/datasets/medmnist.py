@@ -19,6 +19,7 @@ Files live in ``<DATA_DIR>/medmnist/`` under their official names (``retinamnist
 
 import dataclasses
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def load_medmnist_npz(path, info):
                     f"A MedMNIST file holds {{train,val,test}}_{{images,labels}}, i.e. {', '.join(expected_keys)}. "
                     f"{replace}")
             raw = {key: archive[key] for key in expected_keys}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
         if isinstance(error, FileNotFoundError):
             raise DataError(f"{path} does not exist. {replace}") from None
         raise DataError(f"{path} cannot be read as a NumPy .npz file ({error}); it is probably truncated or "

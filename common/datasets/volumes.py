@@ -404,17 +404,36 @@ def load_dicom_series(folder):
 # ---------------------------------------------------------------------------------------------- dispatch
 
 
-def load_volume(path):
+def _check_slices(volume, min_slices):
+    """``volume``, or a ``DataError`` when an axis has fewer than ``min_slices`` voxels."""
+    thin = [axis for axis, size in zip("XYZ", volume.shape) if size < min_slices]
+    if thin:
+        raise DataError(f"{volume.source} has shape {volume.shape}: a single slice along {', '.join(thin)}, not a "
+                        f"volume. A volume needs at least {min_slices} slices along each axis: resampling it to the "
+                        "model's depth interpolates between neighbouring slices, and one slice holds no 3D "
+                        "information. Give the whole volume, or treat the slice as a 2D image.")
+    return volume
+
+
+def load_volume(path, min_slices=2):
     """Read a volume from ``path``, choosing the reader from it.
 
     A folder is a DICOM series (``load_dicom_series``), ``.nii``/``.nii.gz`` is NIfTI (``load_nifti``), ``.dcm``
     a single (multi-frame) DICOM file, and ``.npy`` a NumPy array of shape (X, Y, Z) that is taken to be RAS+
     already, with 1 mm voxels (NumPy files carry no geometry).
 
+    Args:
+        path: the file or DICOM folder.
+        min_slices: the fewest voxels allowed along each axis; 1 accepts a single slice (a 2D image stored as a
+            volume, as SPECT exports often are).
+
     Raises:
-        DataError: the path is missing, of another format, or unreadable.
+        DataError: the path is missing, of another format, unreadable, or thinner than ``min_slices``.
     """
-    path = Path(path)
+    return _check_slices(_read_volume(Path(path)), min_slices)
+
+
+def _read_volume(path):
     if path.is_dir():
         return load_dicom_series(path)
     if not path.exists():
