@@ -10,7 +10,7 @@ INSTALLED := $(VENV)/.installed-requirements
 ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install demo test test-real lint data list clean grade new-assignment submit \
+.PHONY: help install demo test test-real lint data list clean grade new-assignment submit check release \
         assignment1 assignment2 assignment3 assignment4 assignment5
 
 help:
@@ -19,6 +19,8 @@ help:
 	@echo "make assignmentN   run assignment N (1-5) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
+	@echo "make check ASSIGNMENT=3                        the student checks of an assignment's parts to write"
+	@echo "make release DEST=../course-2027               a student copy: every solution block becomes a TODO"
 	@echo "make grade RUN=runs/<assignment>/<timestamp>   score a run (or a .zip, or a folder of them) against its rubric"
 	@echo "make new-assignment NAME=my_project FROM=1     copy an assignment to start your own project"
 	@echo "make submit ASSIGNMENT=1                       pack the code and latest finished run into submissions/"
@@ -60,6 +62,14 @@ assignment1 assignment2 assignment3 assignment4 assignment5: $(INSTALLED)
 grade: $(INSTALLED)
 	@test -n "$(RUN)" || { echo 'usage: make grade RUN=runs/<assignment>/<timestamp> (or a .zip, or a folder of runs) [ARGS="--csv grades.csv"]'; exit 2; }
 	$(PY) -m assignments grade $(RUN) $(ARGS)
+
+check: $(INSTALLED)
+	@test -n "$(ASSIGNMENT)" || { echo 'usage: make check ASSIGNMENT=1'; exit 2; }
+	@$(PY) -m assignments check $(ASSIGNMENT)
+
+release: $(INSTALLED)
+	@test -n "$(DEST)" || { echo 'usage: make release DEST=../course-release (a new folder)'; exit 2; }
+	$(PY) -m assignments release $(DEST)
 
 new-assignment: $(INSTALLED)
 	@test -n "$(NAME)" -a -n "$(FROM)" || { echo 'usage: make new-assignment NAME=my_project FROM=1'; exit 2; }

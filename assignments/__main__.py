@@ -1,9 +1,11 @@
-"""The suite's launcher: ``python -m assignments {list,run,demo,grade,new,submit}``.
+"""The suite's launcher: ``python -m assignments {list,run,demo,repeat,check,release,grade,new,submit}``.
 
     python -m assignments list              the five assignments and whether each is built
     python -m assignments run 1 [ARGS...]   run assignment 1 with its own flags (make assignment1 ARGS=...)
     python -m assignments demo              every built assignment with --smoke, then where the reports are
     python -m assignments repeat 1 --seeds 42,43,44 [-- ARGS...]   one run per seed, mean ± sd of the results
+    python -m assignments check 1           the student checks of assignment 1's parts to write (make check)
+    python -m assignments release DEST      a student copy of the suite, solutions replaced by TODOs (make release)
     python -m assignments grade RUN ...     score runs or submissions against their rubrics (make grade RUN=...)
     python -m assignments new NAME --from 1 copy an assignment to start your own project (make new-assignment)
     python -m assignments submit 1          pack its code and latest finished run for grading (make submit)
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 from assignments.catalogue import ASSIGNMENTS, is_built, rubric_for
-from common.config import default_runs_dir
+from common.config import default_data_dir, default_runs_dir
 
 
 def run_assignment(number, args):
@@ -82,9 +84,10 @@ def demo():
 
 def _demo_grade(run_folder):
     """The grader's verdict on a demo run (sample data, so its floors are skipped)."""
-    from common.grading import grade, write_score_sheet
+    from common.config import default_data_dir
+    from common.grading import GradeOptions, grade, write_score_sheet
 
-    sheet = grade(run_folder, rubric_for, allow_sample=True)
+    sheet = grade(run_folder, rubric_for, GradeOptions(allow_sample=True, data_dir=default_data_dir()))
     write_score_sheet(sheet, run_folder)
     summary = sheet.to_dict()
     return f"grade {summary['verdict']} {summary['score']}"
@@ -104,6 +107,10 @@ def main(argv=None):
     repeater.add_argument("number", help="1-5, or the package name of a copy")
     repeater.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (default: 42,43,44)")
     repeater.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
+    checker = commands.add_parser("check", help="run the student checks of one assignment")
+    checker.add_argument("number", help="1-5, or the package name of a copy")
+    releaser = commands.add_parser("release", help="write a student copy of the suite (solutions become TODOs)")
+    releaser.add_argument("destination", help="a new folder; an existing one is never written into")
     grader = commands.add_parser("grade", help="score run folders or submission archives against their rubrics")
     grader.add_argument("paths", nargs="+", help="run folders, submission .zip files, or folders holding them")
     grader.add_argument("--assignment", help="grade with this assignment's rubric (number or package name), "
@@ -112,6 +119,14 @@ def main(argv=None):
                         help="grade a sample-data run (demo): its 'real data' item and the floors are skipped")
     grader.add_argument("--csv", help="write one line per run to this CSV (default with several runs: grades.csv)")
     grader.add_argument("--out", help="write the score sheets here instead of into each run folder")
+    grader.add_argument("--data-dir", default=default_data_dir(),
+                        help="the data the grader re-runs each submitted model on (default: $DATA_DIR or data/); "
+                             "where a run's data is not there, its re-run is skipped")
+    grader.add_argument("--no-rerun", action="store_true",
+                        help="do not load and re-run the submitted models (only the saved predictions are checked)")
+    grader.add_argument("--hidden-test", metavar="PATH",
+                        help="also score every submitted model on the instructor's test cases at PATH: a folder or "
+                             "CSV in the assignment's input format, or an official-format .npz")
     new = commands.add_parser("new", help="copy an assignment folder under a new package name")
     new.add_argument("name", help="the new package name, e.g. my_project")
     new.add_argument("--from", dest="source", required=True, help="the assignment to copy: 1-5 or a package name")
@@ -129,6 +144,8 @@ def main(argv=None):
         return _workflow(options)
     if options.command == "grade":
         return _grade(options)
+    if options.command == "release":
+        return _release(options)
     if options.command == "repeat":
         return _repeat(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -139,6 +156,8 @@ def main(argv=None):
         return 0
     if options.command == "run":
         return run_assignment(options.number, options.args)
+    if options.command == "check":
+        return _check(options)
     return demo()
 
 
@@ -156,12 +175,53 @@ def _repeat(options):
     return 0 if complete else 1
 
 
-def _grade(options):
-    from common.grading import grade_paths
+def _check(options):
+    import importlib
+
+    from assignments.workflow import WorkflowError, resolve_package
+    from common.checks import run_checks
 
     try:
-        return grade_paths(options.paths, rubric_for, options.assignment, options.allow_sample, options.out,
-                           options.csv)
+        package = resolve_package(options.number)
+    except WorkflowError as error:
+        print(f"python -m assignments check: error: {error}", file=sys.stderr)
+        return 2
+    try:
+        module = importlib.import_module(f"assignments.{package}.checks")
+    except ModuleNotFoundError as error:
+        if error.name != f"assignments.{package}.checks":
+            raise
+        print(f"python -m assignments check: error: assignments/{package}/ has no checks.py.", file=sys.stderr)
+        return 2
+    return run_checks(module.CHECKS, f"assignments/{package}")
+
+
+def _release(options):
+    from assignments.release import MarkerError, release
+
+    try:
+        destination, replaced = release(options.destination)
+    except (FileExistsError, MarkerError) as error:
+        print(f"python -m assignments release: error: {error}", file=sys.stderr)
+        return 2
+    for name, count in replaced.items():
+        print(f"  {name}: {count} block(s) to write")
+    print(f"Student copy written to {destination} ({sum(replaced.values())} blocks to write). Hand it out; "
+          "`make check ASSIGNMENT=N` there shows what is left.")
+    return 0
+
+
+def _grade(options):
+    from common.grading import GradeOptions, grade_paths
+
+    if options.hidden_test and not Path(options.hidden_test).exists():
+        print(f"python -m assignments grade: error: --hidden-test {options.hidden_test} does not exist; give the "
+              "folder, CSV or .npz file of the hidden test cases.", file=sys.stderr)
+        return 2
+    grading = GradeOptions(assignment=options.assignment, allow_sample=options.allow_sample,
+                           data_dir=None if options.no_rerun else options.data_dir, hidden_test=options.hidden_test)
+    try:
+        return grade_paths(options.paths, rubric_for, grading, options.out, options.csv)
     except FileNotFoundError as error:
         print(f"python -m assignments grade: error: {error}", file=sys.stderr)
         return 2

@@ -48,9 +48,10 @@ def rubric_for(assignment):
     return name, module.RUBRIC
 
 
-def grade_run(path, assignment=None, allow_sample=False):
+def grade_run(path, assignment=None, allow_sample=False, data_dir=None, hidden_test=None):
     """Grade a run folder or a submission archive with the rubric of the assignment it names (or
-    ``assignment``); see ``common.grading.grade``."""
-    from common.grading import grade
+    ``assignment``), re-running its models on the data in ``data_dir`` (None: no re-run); see
+    ``common.grading.grade``."""
+    from common.grading import GradeOptions, grade
 
-    return grade(path, rubric_for, assignment=assignment, allow_sample=allow_sample)
+    return grade(path, rubric_for, GradeOptions(assignment, allow_sample, data_dir, hidden_test))

@@ -5,7 +5,8 @@
 
 A copy runs unchanged under its new name because an assignment imports only ``common`` and its own modules
 (relative imports), and names its run folder after its package. A submission archive holds ``code/<name>/``,
-``run/<timestamp>/`` and ``MANIFEST.json`` (the MD5 of every file), which the grader checks.
+``run/<timestamp>/`` and ``MANIFEST.json`` (the MD5 of every file: an inventory that catches a damaged archive;
+the grader re-runs the models rather than trust it, see ``common.grading``).
 """
 
 import datetime

@@ -136,7 +136,7 @@ def normalize_volume(volume, method="zscore", mask=None):
     return output.astype(np.float32)
 
 
-def resample(array, shape, order=1):
+def resample(array, shape, order=1, dtype=np.float32):
     """The suite's one resampler: an array of any rank to ``shape`` by (multi)linear (``order=1``) or
     nearest-neighbour (``order=0``) interpolation, with scipy's ``ndimage.zoom``.
 
@@ -152,9 +152,10 @@ def resample(array, shape, order=1):
         shape: the output shape, one positive size per axis.
         order: 1 for (multi)linear (images, volumes, heat maps), 0 for nearest neighbour (label masks, which must
             keep their values).
+        dtype: the output's type; float64 keeps full precision for a further resampling step.
 
     Returns:
-        float32 array of shape ``shape``.
+        array of shape ``shape`` and type ``dtype``.
     """
     from scipy.ndimage import zoom
 
@@ -166,11 +167,11 @@ def resample(array, shape, order=1):
     if order not in (0, 1):
         raise ValueError(f"order must be 1 (linear) or 0 (nearest neighbour), got {order}.")
     if shape == array.shape:
-        return array.astype(np.float32)
+        return array.astype(dtype)
     factors = [size_out / size_in for size_out, size_in in zip(shape, array.shape)]
     # Interpolated in float64, so that the only rounding is the final conversion to float32.
     resampled = zoom(array, factors, order=order, mode="nearest", grid_mode=False, prefilter=False)
-    return np.ascontiguousarray(resampled, dtype=np.float32)
+    return np.ascontiguousarray(resampled, dtype=dtype)
 
 
 def resample_volume(volume, shape, order=1):

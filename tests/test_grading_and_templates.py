@@ -15,6 +15,7 @@ import pytest
 
 from assignments.catalogue import ASSIGNMENTS, grade_run, is_built, rubric_for
 from assignments.workflow import WorkflowError, new_assignment, pack_submission
+from common.config import default_data_dir
 from common.grading import FAIL, PASS, SKIP
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,6 +52,59 @@ def test_grade_passes_a_fresh_smoke_run_with_allow_sample(copied_run):
     # Without --allow-sample the same run is not a valid submission: sample data, and the floors fail.
     strict = grade_run(run_folder, assignment=original)
     assert strict.verdict == FAIL and "real data" in _failed(strict)
+
+
+def test_grade_reruns_every_submitted_model_on_the_data(copied_run):
+    """The sample data are at hand, so the grader predicts the test split with every model file itself."""
+    original, _, run_folder = copied_run
+    sheet = grade_run(run_folder, assignment=original, allow_sample=True, data_dir=default_data_dir())
+    assert sheet.verdict == PASS, _failed(sheet)
+    reruns = {item.name: item for item in sheet.items if item.name.startswith("re-run")}
+    metrics = json.loads((run_folder / "metrics.json").read_text())
+    with_models = [row for row in metrics["results"] if row.get("model_file")]
+    assert len([item for item in reruns.values() if item.status == PASS]) == len(with_models), reruns
+    assert all("gives the saved scores" in item.evidence for item in reruns.values() if item.status == PASS)
+
+
+def _sample_test_cases(original, config):
+    """Test cases in each assignment's hidden-test format, from the sample data (the mechanism, not new cases)."""
+    from common.datasets.medmnist_info import medmnist_key
+    from common.datasets.samples import ensure_samples
+    from common.datasets.synthetic_mri import MRI_TUMOUR_FOLDER
+    from common.datasets.synthetic_spect import SPECT_FOLDER
+
+    if original == "a1_usps_fcnet":
+        return ensure_samples("usps") / "usps" / "zip.test.gz"
+    if original == "a2_spect_staging":
+        return ensure_samples("spect_phantoms", class_counts=tuple(config["synthetic_counts"]),
+                              shape=tuple(config["synthetic_shape"]),
+                              volume_every=config["synthetic_volume_every"]) / SPECT_FOLDER
+    if original == "a3_mri_fusion":
+        return ensure_samples("mri_tumour", cases_per_class=config["synthetic_cases_per_class"]) / MRI_TUMOUR_FOLDER
+    if original == "a4_medmnist":
+        key = medmnist_key(config["image_dataset"], config["image_size"])
+        return ensure_samples("medmnist", flags=(key,)) / "medmnist" / f"{key}.npz"
+    return ensure_samples("brain_tumor_mri") / "brain_tumor_mri" / "Testing"
+
+
+def test_hidden_test_set_scores_every_submitted_model(copied_run):
+    original, _, run_folder = copied_run
+    config = json.loads((run_folder / "config.json").read_text())
+    sheet = grade_run(run_folder, assignment=original, allow_sample=True,
+                      hidden_test=str(_sample_test_cases(original, config)))
+    assert sheet.verdict == PASS, _failed(sheet)
+    hidden = [item for item in sheet.items if item.name.startswith("hidden test")]
+    assert hidden and all(item.status == PASS and "AUC" in item.evidence for item in hidden), hidden
+    assert sheet.hidden and {"model", "cases", "accuracy", "auc"} <= set(sheet.hidden[0])
+    assert "## Hidden test set" in sheet.to_markdown()
+
+
+def test_a_hidden_test_set_that_cannot_be_read_fails_its_item(copied_run, tmp_path):
+    original, _, run_folder = copied_run
+    (tmp_path / "hidden.npz").write_bytes(b"not a test set")
+    failed = _failed(grade_run(run_folder, assignment=original, allow_sample=True,
+                               hidden_test=str(tmp_path / "hidden.npz")))
+    assert "hidden test set" in failed and "hidden.npz" in failed["hidden test set"], failed
 
 
 def test_grade_catches_an_edited_metrics_file(copied_run, tmp_path):
@@ -112,7 +166,7 @@ def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_pa
                 data += b"\nA sentence added after packing.\n"
             target.writestr(entry, data)
     failed = _failed(grade_run(tampered, allow_sample=True))
-    assert "archive manifest" in failed and "report.md" in failed["archive manifest"]
+    assert "archive inventory" in failed and "report.md" in failed["archive inventory"]
     (tmp_path / "garbage.zip").write_bytes(b"PK not really")
     assert "archive readable" in _failed(grade_run(tmp_path / "garbage.zip"))
 

@@ -80,12 +80,18 @@ class A1Config(RunConfig):
 
     def search_space(self):
         """The tuning grid as {hyper-parameter: options}."""
+        # TODO: the search space the tuner samples: a dict with the keys "hidden_units" (each entry of
+        #       self.hidden_units_options parsed with parse_hidden_units, as a tuple), "dropout_rate",
+        #       "learning_rate" and "batch_size" (self.dropout_options, self.learning_rate_options,
+        #       self.batch_size_options).
+        # BEGIN SOLUTION
         return {
             "hidden_units": tuple(parse_hidden_units(text) for text in self.hidden_units_options),
             "dropout_rate": self.dropout_options,
             "learning_rate": self.learning_rate_options,
             "batch_size": self.batch_size_options,
         }
+        # END SOLUTION
 
 
 # --smoke: stand-in sample digits, two tiny trials, a couple of epochs; finishes in well under a minute.

@@ -37,12 +37,17 @@ def build_fc_net(input_shape=(16, 16, 1), num_classes=10, hidden_units=(512, 256
         raise ValueError(f"The assignment's network has two hidden layers; got widths {hidden_units}.")
     inputs = keras.Input(shape=input_shape, name="image")
     x = augmentation_layers(image_side=input_shape[0])(inputs) if augment else inputs
+    # TODO: the fully-connected network on x: a Flatten layer, then for each width in hidden_units a Dense layer
+    #       with ReLU (named hidden_1, hidden_2) followed by Dropout(dropout_rate), then a softmax Dense layer
+    #       with num_classes units (dtype float32); return keras.Model(inputs, outputs, name="fc_net").
+    # BEGIN SOLUTION
     x = layers.Flatten(name="flatten")(x)
     for index, units in enumerate(hidden_units, start=1):
         x = layers.Dense(units, activation="relu", name=f"hidden_{index}")(x)
         x = layers.Dropout(dropout_rate, name=f"dropout_{index}")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="fc_net")
+    # END SOLUTION
 
 
 def build_small_cnn(input_shape=(16, 16, 1), num_classes=10, filters=(32, 64), dropout_rate=0.4,

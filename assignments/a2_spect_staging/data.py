@@ -192,33 +192,68 @@ def locate_striatum(image, sigma=3.0, threshold=0.5):
 def crop_around(image, centre, size):
     """A ``size`` x ``size`` crop of ``image`` (rows, columns) centred on ``centre``; parts that fall outside the
     image are filled with its lowest value (SPECT background)."""
+    # TODO: the crop: its top-left corner is centre - size / 2, rounded to whole pixels; pad the image by size
+    #       pixels on every side with its minimum (np.pad) so that a crop near the border stays size x size, and
+    #       return the size x size window of the padded image (remember the padding shifts every index by size).
+    # BEGIN SOLUTION
     top = int(round(centre[0] - size / 2.0))
     left = int(round(centre[1] - size / 2.0))
     padded = np.pad(image, size, mode="constant", constant_values=float(image.min()))
     return padded[top + size:top + 2 * size, left + size:left + 2 * size]
+    # END SOLUTION
 
 
-def normalize(images, mode, reference=None):
+def normalize(images, mode, reference=None, scale=None):
     """Scale crops (N, H, W, 1) to about [0, 1].
 
     "per_image": each crop divided by its own 99.5th percentile (its striatal peak): uptake relative to the
     image itself, independent of injected dose, scan time and scanner gain.
     "dataset": every crop divided by the 99.5th percentile of all pixels of ``reference`` (the training
-    crops): differences in absolute level between cases are kept.
+    crops), or by ``scale`` (that divisor, as a run recorded it): differences in absolute level between cases
+    are kept.
 
     Returns:
         (float32 array like ``images``, the divisor used: a float for "dataset", None for "per_image").
     """
     images = np.asarray(images, dtype=np.float32)
+    if mode not in ("per_image", "dataset"):
+        raise ValueError(f"normalisation must be per_image or dataset, not {mode!r}.")
+    if mode == "dataset" and scale is None and reference is None:
+        raise ValueError("dataset normalisation needs the training images as reference, or their scale.")
+    # TODO: the two normalisations. "per_image": divide each crop by its own 99.5th percentile (np.percentile
+    #       over each crop's pixels, at least 1e-6) and return (images, None). "dataset": the divisor is
+    #       ``scale`` if given, else the 99.5th percentile of all pixels of ``reference`` (at least 1e-6);
+    #       return (images / divisor, divisor as a float).
+    # BEGIN SOLUTION
     if mode == "per_image":
-        scale = np.percentile(images.reshape(len(images), -1), 99.5, axis=1).reshape(-1, 1, 1, 1)
-        return images / np.maximum(scale, 1e-6), None
-    if mode == "dataset":
-        if reference is None:
-            raise ValueError("dataset normalisation needs the training images as reference.")
-        scale = max(float(np.percentile(reference, 99.5)), 1e-6)
-        return images / scale, scale
-    raise ValueError(f"normalisation must be per_image or dataset, not {mode!r}.")
+        per_crop = np.percentile(images.reshape(len(images), -1), 99.5, axis=1).reshape(-1, 1, 1, 1)
+        return images / np.maximum(per_crop, 1e-6), None
+    scale = max(float(np.percentile(reference, 99.5)), 1e-6) if scale is None else float(scale)
+    return images / scale, scale
+    # END SOLUTION
+
+
+def crop_cases(images, config):
+    """Locate the striatum in every image (rows, columns) and crop around it: (crops float32 (N, S, S, 1) in
+    grey levels, centres float (N, 2))."""
+    centres = np.array([locate_striatum(image, config.locate_sigma, config.locate_threshold) for image in images])
+    crops = np.stack([crop_around(image, centre, config.crop_size) for image, centre in zip(images, centres)])
+    return crops[..., None].astype(np.float32), centres
+
+
+def read_new_cases(source, config, class_names, image_shape):
+    """Cases a trained model never saw (the instructor's hidden test set), prepared as its run prepared its own:
+    read, brought to the run's image size ``image_shape`` (rows, columns), cropped. ``source`` is laid out as
+    for ``list_cases``, with the run's ``class_names``. Returns (crops float32 (N, S, S, 1), labels int64 (N,)).
+
+    Raises:
+        DataError: a missing class folder or an unreadable case (the message names it).
+    """
+    paths, labels, _ = list_cases(source, class_names)
+    images = [read_spect_image(path, config.volume_slices) for path in paths]
+    shape = tuple(image_shape)
+    images = [image if image.shape == shape else resample(image, shape) for image in images]
+    return crop_cases(images, config)[0], labels
 
 
 # ------------------------------------------------------------------------------------------- imbalance
@@ -229,12 +264,17 @@ def oversample_indices(labels, seed=0):
     largest: every original index once, plus draws with replacement; shuffled. int64 (K * max count,)."""
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
+    # TODO: random oversampling with rng: for each class, every index of its members once plus
+    #       (largest class count - its count) members drawn with replacement (rng.choice); return all of them
+    #       in one random order (rng.permutation) as int64.
+    # BEGIN SOLUTION
     largest = np.bincount(labels).max()
     picks = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)
         picks += [members, rng.choice(members, size=largest - len(members), replace=True)]
     return rng.permutation(np.concatenate(picks)).astype(np.int64)
+    # END SOLUTION
 
 
 def training_dataset(x, y, num_classes, imbalance, config, seed):
@@ -248,6 +288,10 @@ def training_dataset(x, y, num_classes, imbalance, config, seed):
     from common.tf_setup import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
+    # TODO: the imbalance handling: the cases to train on (index) and a float32 weight per case. "oversampling":
+    #       index = oversample_indices(y, seed), every weight 1. "class_weight": every case once, each weighted
+    #       by its class's weight from class_weights(y, num_classes).
+    # BEGIN SOLUTION
     if imbalance == "oversampling":
         index = oversample_indices(y, seed)
         weights = np.ones(len(index), np.float32)
@@ -255,6 +299,7 @@ def training_dataset(x, y, num_classes, imbalance, config, seed):
         index = np.arange(len(y))
         per_class = class_weights(y, num_classes)
         weights = np.array([per_class[label] for label in y], np.float32)
+    # END SOLUTION
     x, one_hot = x[index], np.eye(num_classes, dtype=np.float32)[y[index]]
     if config.augment:
         flips = (LEFT_RIGHT_AXIS,) if config.flip_left_right else ()
@@ -330,8 +375,7 @@ def load_spect_data(config):
     images, kept, skipped, formats = _read_all(paths, labels, class_names, config.volume_slices)
     paths, labels = [paths[index] for index in kept], labels[kept]
     images, shape, resized = _common_size(images, paths, config.size_mismatch)
-    centres = np.array([locate_striatum(image, config.locate_sigma, config.locate_threshold) for image in images])
-    crops = np.stack([crop_around(image, centre, config.crop_size) for image, centre in zip(images, centres)])
+    crops, centres = crop_cases(images, config)
     train, test = stratified_split(labels, config.test_fraction, seed=config.seed)
     examples = []
     for label, name in enumerate(class_names):
@@ -339,5 +383,5 @@ def load_spect_data(config):
         examples.append((name, images[first], centres[first]))
     manifest = read_sample_manifest(source if source.is_dir() else source.parent)
     title = manifest["title"] if manifest else f"your images in {source}"
-    return SpectData(crops[..., None].astype(np.float32), labels, class_names, [str(p) for p in paths], train, test,
+    return SpectData(crops, labels, class_names, [str(p) for p in paths], train, test,
                      centres, tuple(shape), title, str(source), manifest, skipped, resized, formats, examples)

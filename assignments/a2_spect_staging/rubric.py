@@ -7,7 +7,14 @@ cross-validated balanced accuracy (not the test set), the test cases were scored
 clearly beats the majority-class baseline on the test cases (balanced accuracy at least 0.10 higher).
 """
 
+from pathlib import Path
+
 from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
+from common.rerun import TestSet, require_files, run_config
+
+from .config import A2Config
+from .data import load_spect_data, normalize, read_new_cases
+from .model import build_model  # noqa: F401 (registers the models' custom layers for loading)
 
 MODELS = ("compact_vgg16", "resnet", "vit", "vgg16_transfer", "resnet50_transfer")
 IMBALANCE_STRATEGIES = ("oversampling", "class_weight")
@@ -79,6 +86,30 @@ def reaches_auc_floor_on_real_binary_data(evidence):
     return (PASS if auc >= AUC_FLOOR else FAIL), f"{chosen}: re-scored test AUC {auc:.4f} (floor {AUC_FLOOR})"
 
 
+def test_sets(recorded, metrics, data_dir):
+    """The run's test cases, re-derived by the instructor's code from its data folder and recorded seed, cropped
+    and normalised as the run chose (the "dataset" scale recomputed from the re-derived training cases)."""
+    config = run_config(A2Config, recorded, data_dir)
+    if config.data != "synthetic":
+        require_files(Path(config.data).expanduser(), what="the run's SPECT images")
+    data = load_spect_data(config)
+    training = data.images[data.train_index]
+    x_test, _ = normalize(data.images[data.test_index], metrics["normalization"], reference=training)
+    return {(data.dataset, "test"): TestSet(x_test, data.labels[data.test_index], data.task, data.class_names,
+                                            f"{data.title}, test split of seed {config.seed}")}
+
+
+def hidden_test(recorded, metrics, path):
+    """The instructor's hidden cases: a folder root/<class>/<case> or a CSV path,label (as ``--data`` takes),
+    with the run's classes, brought to the run's image size, cropped and normalised with the run's scale."""
+    config = run_config(A2Config, recorded, ".")
+    data = metrics["data"]
+    crops, labels = read_new_cases(Path(path), config, data["class_names"], data["image_shape"])
+    images, _ = normalize(crops, metrics["normalization"], scale=metrics.get("normalization_scale"))
+    task = "binary" if len(data["class_names"]) == 2 else "multi-class"
+    return {None: TestSet(images, labels, task, data["class_names"], f"{len(labels)} hidden cases in {path}")}
+
+
 RUBRIC = Rubric(
     title="SPECT Parkinson's-disease staging: five models x two imbalance strategies, cross-validated",
     # Two stages (healthy vs Parkinson's) are scored as binary (the AUC of the positive class), more as multi-class.
@@ -89,4 +120,7 @@ RUBRIC = Rubric(
                "figures/roc_test.png", "figures/learning_curves.png"),
     rules=(all_models_and_strategies_compared, chosen_on_cross_validation, beats_majority_baseline,
            reaches_auc_floor_on_real_binary_data, rule_test_split_used_once),
+    official_split=False,
+    test_sets=test_sets,
+    hidden_test=hidden_test,
 )

@@ -16,7 +16,7 @@ import numpy as np
 from common.datasets.files import DataError, read_sample_manifest
 from common.datasets.samples import ensure_samples
 from common.datasets.splits import stratified_split
-from common.volume_preprocess import preprocess_volume
+from common.volume_preprocess import clahe_slices, normalize_volume, resample, window_percentiles
 
 from .config import MEDMNIST_STAND_INS
 
@@ -69,12 +69,39 @@ def _to_model_layout(array_xyz):
     return np.ascontiguousarray(np.transpose(array_xyz, (2, 1, 0)))
 
 
-def _preprocess(arrays_xyz, config):
-    shape = (config.image_size, config.image_size, config.depth)  # (X, Y, Z) on the RAS+ grid
-    window = (config.window_low, config.window_high)
-    volumes = [_to_model_layout(preprocess_volume(array, shape, window=window, clahe=config.clahe,
-                                                  normalization=config.normalization)) for array in arrays_xyz]
-    return np.stack(volumes)[..., None].astype(np.float32)
+def resample_depth(array_xyz, depth):
+    """Resample the slice axis (Z, the last) of a volume to ``depth`` slices by linear interpolation, corners
+    aligned: output slice k lies at input position k * (Z - 1) / (depth - 1), so the first and last slices are
+    kept. With the in-plane axes resampled the same way, this is trilinear resampling. float64 (X, Y, depth)."""
+    array = np.asarray(array_xyz, dtype=np.float64)
+    # TODO: linear interpolation along the last axis: the positions k * (Z - 1) / (depth - 1) for k = 0..depth-1
+    #       (np.linspace), each between the slices floor(position) and the next one (the last slice for the
+    #       last position), weighted by the position's fractional part.
+    # BEGIN SOLUTION
+    slices = array.shape[2]
+    positions = np.linspace(0.0, slices - 1.0, depth)
+    below = np.floor(positions).astype(int)
+    above = np.minimum(below + 1, slices - 1)
+    weight = positions - below
+    return array[:, :, below] * (1.0 - weight) + array[:, :, above] * weight
+    # END SOLUTION
+
+
+def preprocess_one(array_xyz, config):
+    """One volume (X, Y, Z) preprocessed to the models' grid: windowed, optionally CLAHE, trilinearly resampled
+    (in-plane by ``common.volume_preprocess.resample``, then along the slices by ``resample_depth``), normalised;
+    float32 (depth, image_size, image_size) in the models' layout."""
+    array = window_percentiles(np.asarray(array_xyz, dtype=np.float32), config.window_low, config.window_high)
+    if config.clahe:
+        array = clahe_slices(array)
+    in_plane = resample(array, (config.image_size, config.image_size, array.shape[2]), dtype=np.float64)
+    array = resample_depth(in_plane, config.depth).astype(np.float32)
+    return _to_model_layout(normalize_volume(array, config.normalization))
+
+
+def preprocess_volumes(arrays_xyz, config):
+    """Every volume (X, Y, Z) preprocessed to the models' input: float32 (N, depth, image_size, image_size, 1)."""
+    return np.stack([preprocess_one(array, config) for array in arrays_xyz])[..., None].astype(np.float32)
 
 
 def _examples(arrays_xyz, spacings, labels, class_names, train_indices):
@@ -103,7 +130,7 @@ def _from_volume_dataset(dataset, config, title, source, sample):
     arrays = [volume.array for volume in dataset.volumes]
     spacings = [volume.spacing for volume in dataset.volumes]
     train, validation, test = _split_three_ways(dataset.labels, config)
-    x = _preprocess(arrays, config)
+    x = preprocess_volumes(arrays, config)
     split = (f"stratified random split (seed {config.seed}): {config.test_fraction:.0%} test, "
              f"{config.validation_fraction:.0%} validation")
     return VolumeSplits(x[train], dataset.labels[train], x[validation], dataset.labels[validation], x[test],
@@ -128,13 +155,13 @@ def _medmnist(config):
     flag, _, size = config.data.partition("_")
     data = load_medmnist(flag, size=int(size or 28), data_dir=config.data_dir)
     # MedMNIST stores each volume as (D, H, W); back to (X, Y, Z) for the same preprocessing as any scan.
-    arrays = {split: [np.transpose(volume[..., 0], (2, 1, 0)).astype(np.float32) for volume in images]
-              for split, (images, _) in data.splits.items()}
+    arrays = {split: medmnist_to_xyz(images) for split, (images, _) in data.splits.items()}
     labels = {split: labels for split, (_, labels) in data.splits.items()}
     examples = _examples(arrays["train"], [(1.0, 1.0, 1.0)] * len(arrays["train"]), labels["train"],
                          data.class_names, np.arange(len(labels["train"])))
-    return VolumeSplits(_preprocess(arrays["train"], config), labels["train"], _preprocess(arrays["val"], config),
-                        labels["val"], _preprocess(arrays["test"], config), labels["test"], data.class_names,
+    x = {split: preprocess_volumes(arrays[split], config) for split in arrays}
+    return VolumeSplits(x["train"], labels["train"], x["val"], labels["val"], x["test"], labels["test"],
+                        data.class_names,
                         data.title, str(data.path), data.sample, "the official MedMNIST train / val / test split",
                         examples, [], md5=data.md5, source_key=config.data)
 
@@ -148,6 +175,33 @@ def _user_volumes(config):
         source if source.is_dir() else source.parent))
     splits.source_key = source.stem
     return splits
+
+
+def medmnist_to_xyz(images):
+    """MedMNIST 3D images (N, D, H, W, 1) as the list of (X, Y, Z) arrays every scan is preprocessed from."""
+    return [np.transpose(volume[..., 0], (2, 1, 0)).astype(np.float32) for volume in images]
+
+
+def read_new_volumes(source, config, class_names):
+    """Cases a trained model never saw (the instructor's hidden test set), preprocessed as its run's: a folder
+    root/<class>/<case> or a CSV path,label (as ``--data`` takes), or a ``.npz`` in the official MedMNIST format
+    (``test_images``, ``test_labels``) of the run's MedMNIST set. Returns (volumes, labels int64 (N,)).
+
+    Raises:
+        DataError: an unreadable file or folder (the message names it).
+    """
+    from common.datasets.medmnist import load_medmnist_npz
+    from common.datasets.volumes import load_volume_dataset
+
+    source = Path(source)
+    if source.suffix == ".npz":
+        if config.data not in MEDMNIST_STAND_INS:
+            raise DataError(f"{source}: a .npz hidden test set is for runs on a MedMNIST set; this run used "
+                            f"{config.data!r}. Give a folder or CSV of volumes instead.")
+        images, labels = load_medmnist_npz(source, config.data, splits=("test",))["test"]
+        return preprocess_volumes(medmnist_to_xyz(images), config), labels
+    dataset = load_volume_dataset(source, class_names=list(class_names))
+    return preprocess_volumes([volume.array for volume in dataset.volumes], config), dataset.labels
 
 
 def load_volumes(config):

@@ -66,6 +66,12 @@ def build_late_fusion_model(volume_shape, num_classes, filters=(8, 16, 32, 64), 
     """
     inputs = _volume_input(volume_shape)
     depth = volume_shape[0]
+    # TODO: late fusion. Per block of ``filters``: two Conv3D(width, (1, 3, 3), padding="same", use_bias=False)
+    #       + BatchNormalization + ReLU (name the very last ReLU "late_block_last": Grad-CAM explains it), and a
+    #       MaxPooling3D((1, 2, 2)) after every block but the last. Then average each slice's feature maps
+    #       (AveragePooling3D over height and width), reshape to (depth, features), pool over the slices with
+    #       both GlobalAveragePooling1D and GlobalMaxPooling1D and concatenate the two into x.
+    # BEGIN SOLUTION
     x = inputs
     for block, width in enumerate(filters, start=1):
         for index in (1, 2):
@@ -82,6 +88,7 @@ def build_late_fusion_model(volume_shape, num_classes, filters=(8, 16, 32, 64), 
     pooled = [layers.GlobalAveragePooling1D(name="mean_over_slices")(x),
               layers.GlobalMaxPooling1D(name="max_over_slices")(x)]
     x = layers.Concatenate(name="fused")(pooled)
+    # END SOLUTION
     outputs = classifier_head(x, num_classes, dropout_rate=dropout_rate)
     return keras.Model(inputs, outputs, name="late_fusion")
 
@@ -90,8 +97,12 @@ def build_early_fusion_model(volume_shape, num_classes, filters=(16, 32, 64, 128
     """The D slices stacked as the channels of one 2D image (H, W, D), then a compact VGG16-style 2D CNN."""
     inputs = _volume_input(volume_shape)
     depth, height, width, _ = volume_shape
+    # TODO: early fusion: make the (depth, height, width, 1) volume a 2D image whose channels are the slices,
+    #       (height, width, depth), with a Reshape that drops the channel axis and a Permute; call the result x.
+    # BEGIN SOLUTION
     x = layers.Reshape((depth, height, width), name="drop_channel")(inputs)
     x = layers.Permute((2, 3, 1), name="slices_as_channels")(x)
+    # END SOLUTION
     outputs = compact_vgg_outputs(x, num_classes, block_filters=filters, convs_per_block=(2,) * len(filters),
                                   dense_units=0, dropout_rate=dropout_rate)
     return keras.Model(inputs, outputs, name="early_fusion")

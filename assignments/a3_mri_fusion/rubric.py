@@ -6,7 +6,15 @@ reach 0.83). The rules check that all four approaches ran on the same test volum
 named on validation, not on test.
 """
 
+from pathlib import Path
+
+from assignments.fingerprints import MEDMNIST_TEST
+from common.datasets.registry import REGISTRY
 from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
+from common.rerun import TestSet, require_files, run_config
+
+from .config import MEDMNIST_STAND_INS, A3Config
+from .data import load_volumes, read_new_volumes
 
 APPROACHES = ("single_slice", "late_fusion", "early_fusion", "resnet3d")
 AUC_FLOOR = 0.85
@@ -51,6 +59,30 @@ def official_test_split(evidence):
     return (PASS if sizes == {expected} else FAIL), f"{sorted(sizes)} test volumes (official: {expected})"
 
 
+def test_sets(recorded, metrics, data_dir):
+    """The run's test volumes, read and preprocessed by the instructor's code: the official MedMNIST test split,
+    or the split re-derived from the run's data folder and recorded seed."""
+    config = run_config(A3Config, recorded, data_dir)
+    if config.data in MEDMNIST_STAND_INS:
+        info = REGISTRY[config.data]
+        require_files(*(Path(data_dir) / info.folder / remote.name for remote in info.files), what=info.title)
+    elif config.data != "synthetic":
+        require_files(Path(config.data).expanduser(), what="the run's volumes")
+    data = load_volumes(config)
+    return {(data.dataset, "test"): TestSet(data.x_test, data.y_test, data.task, data.class_names,
+                                            f"{data.title} test split")}
+
+
+def hidden_test(recorded, metrics, path):
+    """The instructor's hidden volumes (a class-folder tree, a CSV or an official-format .npz), preprocessed as
+    the run's."""
+    config = run_config(A3Config, recorded, ".")
+    class_names = metrics["data"]["class_names"]
+    volumes, labels = read_new_volumes(path, config, class_names)
+    task = "binary" if len(class_names) == 2 else "multi-class"
+    return {None: TestSet(volumes, labels, task, class_names, f"{len(labels)} hidden volumes in {path}")}
+
+
 RUBRIC = Rubric(
     title="3D MRI tumour detection: single slice, late / early fusion, 3D ResNet",
     tasks=("binary", "multi-class"),
@@ -59,4 +91,9 @@ RUBRIC = Rubric(
                "figures/learning_curves.png", "*/best.keras"),
     rules=(all_approaches_compared, best_named_on_validation, best_reaches_auc_floor, official_test_split,
            rule_test_split_used_once),
+    fingerprints={(dataset, "test"): fingerprint for dataset, fingerprint in MEDMNIST_TEST.items()},
+    # The MedMNIST sets have an official split (fingerprinted where the suite has one); a user's own volumes do not.
+    official_split=False,
+    test_sets=test_sets,
+    hidden_test=hidden_test,
 )

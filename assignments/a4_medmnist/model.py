@@ -12,6 +12,7 @@ every model), one sigmoid per label for multi-label sets such as ChestMNIST.
 """
 
 from common.models.custom_cnn import build_custom_cnn
+from common.models.layers import conv, conv_bn_relu, spatial_rank
 from common.models.resnet import build_resnet, last_block_name
 from common.models.vgg import build_vgg16_transfer
 from common.tf_setup import import_tensorflow_quietly
@@ -55,6 +56,12 @@ def build_cnn3d(input_shape, num_classes=2, filters=(16, 32, 64), convs_per_stag
     if not 0.0 <= dropout_rate < 1.0:
         raise ValueError(f"dropout_rate must lie in [0, 1), got {dropout_rate}.")
     inputs = keras.Input(tuple(input_shape), name="volume")
+    # TODO: the 3D CNN. Per stage (a width in filters), convs_per_stage times: Conv3D(width, 3, padding="same",
+    #       use_bias=False) named stage<S>_conv<I>, BatchNormalization, ReLU named stage<S>_relu<I> (Grad-CAM
+    #       explains the last one); then MaxPooling3D(2, padding="same"). The head: Flatten, a ReLU Dense layer
+    #       of dense_units, Dropout(dropout_rate), a softmax Dense of num_classes (dtype float32). Return
+    #       keras.Model(inputs, outputs, name=name).
+    # BEGIN SOLUTION
     x = inputs
     for stage, width in enumerate(filters, start=1):
         for index in range(1, convs_per_stage + 1):
@@ -67,6 +74,7 @@ def build_cnn3d(input_shape, num_classes=2, filters=(16, 32, 64), convs_per_stag
     x = layers.Dropout(dropout_rate, name="dropout")(x)
     outputs = layers.Dense(int(num_classes), activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
+    # END SOLUTION
 
 
 def cnn3d_gradcam_layer(filters, convs_per_stage):
@@ -107,12 +115,36 @@ def build_vgg16_for_task(input_shape, num_classes, task, weights="imagenet", tra
     return _with_sigmoid_outputs(model) if task == MULTI_LABEL else model
 
 
+def residual_block(x, filters, strides=1, name="block"):
+    """The basic residual block of ResNet-18 (He et al., CVPR 2016), for images or volumes: out = ReLU(shortcut +
+    BN(conv3x3(ReLU(BN(conv3x3(x)))))), where the shortcut is x itself, or a 1x1 convolution with ``strides``
+    and batch norm where the width or the resolution changes. The output layer is named ``<name>_out``."""
+    rank = spatial_rank(x)
+    # TODO: the block, with common.models.layers' conv(rank, filters, kernel, strides, name=...) and
+    #       conv_bn_relu(x, filters, kernel, strides, name=...). Shortcut: x, or (when strides != 1 or x has
+    #       another number of channels than filters) a 1x1 conv with strides named <name>_proj_conv and a
+    #       BatchNormalization named <name>_proj_bn. Residual branch: conv_bn_relu 3x3 with strides named <name>_1,
+    #       a 3x3 conv named <name>_2_conv, a BatchNormalization(gamma_initializer="zeros") named <name>_last_bn
+    #       (each block starts as the identity). Return ReLU named <name>_out of the Add of the two.
+    # BEGIN SOLUTION
+    shortcut = x
+    if strides != 1 or x.shape[-1] != filters:
+        shortcut = conv(rank, filters, 1, strides, name=f"{name}_proj_conv")(shortcut)
+        shortcut = layers.BatchNormalization(name=f"{name}_proj_bn")(shortcut)
+    y = conv_bn_relu(x, filters, 3, strides, name=f"{name}_1")
+    y = conv(rank, filters, 3, name=f"{name}_2_conv")(y)
+    y = layers.BatchNormalization(gamma_initializer="zeros", name=f"{name}_last_bn")(y)
+    return layers.ReLU(name=f"{name}_out")(layers.Add(name=f"{name}_add")([shortcut, y]))
+    # END SOLUTION
+
+
 def build_resnet_for_task(input_shape, num_classes, task, stage_blocks=(2, 2, 2), stage_filters=(32, 64, 128),
                           dropout_rate=0.3, name="resnet"):
-    """Problem 3: a ResNet from scratch (basic blocks) with the small-input stem (3x3, stride 1, no max-pool),
-    so a 28-px image keeps its resolution into the first stage; global average pooling, dropout, classifier."""
+    """Problem 3: a ResNet from scratch (``residual_block``, the basic block) with the small-input stem (3x3,
+    stride 1, no max-pool), so a 28-px image keeps its resolution into the first stage; global average pooling,
+    dropout, classifier."""
     model = build_resnet(input_shape, num_classes, stage_blocks=stage_blocks, stage_filters=stage_filters,
-                         bottleneck=False, small_input_stem=True, dropout_rate=dropout_rate, name=name)
+                         small_input_stem=True, dropout_rate=dropout_rate, name=name, block=residual_block)
     return _with_sigmoid_outputs(model) if task == MULTI_LABEL else model
 
 

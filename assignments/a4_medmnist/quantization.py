@@ -64,6 +64,18 @@ def start_qat(trained, config, run_folder):
     return future
 
 
+def convert_variants(model, calibration_images, work_dir, representative_count):
+    """The LiteRT flat buffers of ``model``: {mode: .tflite bytes} for every mode of ``common.quantize.MODES``
+    (float32, dynamic range, float16, full int8)."""
+    # TODO: one common.quantize.convert_to_tflite(model, mode, ...) call per mode in MODES. The full-integer
+    #       mode calibrates its activation ranges: pass representative_images=calibration_images and
+    #       representative_count; pass work_dir for the converter's files. Return {mode: the bytes it returns}.
+    # BEGIN SOLUTION
+    return {mode: convert_to_tflite(model, mode, representative_images=calibration_images, work_dir=work_dir,
+                                    representative_count=representative_count) for mode in MODES}
+    # END SOLUTION
+
+
 def quantize_model(trained, config, run_folder, qat_future=None):
     """Convert, run and time every variant of ``trained`` (a custom CNN); ``qat_future`` is ``start_qat``'s.
 
@@ -74,8 +86,7 @@ def quantize_model(trained, config, run_folder, qat_future=None):
     folder = run_folder.path / "quantization"
     folder.mkdir(exist_ok=True)
     print(f"[quantize] converting {trained.name} to TFLite: {', '.join(MODES)}", flush=True)
-    variants = {mode: convert_to_tflite(model, mode, representative_images=data.x_train, work_dir=folder,
-                                        representative_count=config.representative_count) for mode in MODES}
+    variants = convert_variants(model, data.x_train, folder, config.representative_count)
     notes = [f"full_int8 calibrated on {min(config.representative_count, len(data.x_train))} training images"]
     if qat_future is not None:
         try:

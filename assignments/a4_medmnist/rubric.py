@@ -17,11 +17,22 @@ A run scores two data sets, so each test split is named after its set ("test-adr
 task: binary for the 3D sets, multi-class (ordinal) for RetinaMNIST, multi-label for ChestMNIST.
 """
 
+from pathlib import Path
+
 import numpy as np
 
-from common.datasets.medmnist_info import MEDMNIST, medmnist_key
+from assignments.fingerprints import MEDMNIST_TEST
+from common.datasets.files import DataError
+from common.datasets.medmnist import load_medmnist_npz, to_float_images
+from common.datasets.medmnist_info import medmnist_key, parse_medmnist_key
+from common.datasets.registry import REGISTRY
 from common.evaluate import evaluate_predictions
 from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
+from common.rerun import TestSet, require_files, run_config
+
+from . import model as _registers_custom_layers  # noqa: F401 (the models' own layers, for loading them)
+from .config import A4Config
+from .data import load_task_data
 
 MODELS = ("p1_cnn3d_aug", "p1_cnn3d_noaug", "p2_custom_cnn_aug", "p2_custom_cnn_noaug", "p2_vgg16_frozen",
           "p2_vgg16_finetuned", "p3_resnet")
@@ -37,9 +48,6 @@ MAX_ACCURACY_DROP = 0.01
 MAX_AUC_CHANGE = 0.01
 MIN_INT8_SPEEDUP = 2.0
 TOLERANCE = 1e-4
-# The official test split size of every MedMNIST set and size, under the split names the runs use.
-TEST_SIZES = {f"test-{medmnist_key(flag, size)}": facts.n_samples[2] for flag, facts in MEDMNIST.items()
-              for size in facts.sizes}
 
 
 def _row(evidence, model):
@@ -172,6 +180,49 @@ def quantization_targets(evidence):
     return (PASS if all(checks) else FAIL), text
 
 
+def _sets_used(config):
+    """Registry keys of the MedMNIST sets a run's problems use."""
+    keys = [medmnist_key(config.volume_dataset, config.volume_size)] if 1 in config.problems else []
+    if {2, 3} & set(config.problems):
+        keys.append(medmnist_key(config.image_dataset, config.image_size))
+    return keys
+
+
+def _row_dataset(config, key):
+    return f"{key}-sample-synthetic" if config.data == "sample" else key
+
+
+def test_sets(recorded, metrics, data_dir):
+    """The official test split of each set the run used, read by the instructor's loader (never downloaded)."""
+    config = run_config(A4Config, recorded, data_dir)
+    sets = {}
+    for key in _sets_used(config):
+        if config.data != "sample":
+            info = REGISTRY[key]
+            require_files(*(Path(data_dir) / info.folder / remote.name for remote in info.files), what=info.title)
+        data = load_task_data(*parse_medmnist_key(key), config)
+        sets[(data.dataset, data.test_split)] = TestSet(data.x_test, data.y_test, data.task, data.class_names,
+                                                        f"{data.title} test split")
+    return sets
+
+
+def hidden_test(recorded, metrics, path):
+    """Hidden test images in the official MedMNIST format (``test_images``, ``test_labels``) of one of the sets
+    the run used (the 3D or the 2D one, told apart by the images' shape)."""
+    config = run_config(A4Config, recorded, ".")
+    problems = []
+    for key in _sets_used(config):
+        try:
+            images, labels = load_medmnist_npz(path, key, splits=("test",))["test"]
+        except DataError as error:
+            problems.append(str(error))
+            continue
+        info = REGISTRY[key]  # the task and classes the loader gives the run
+        return {_row_dataset(config, key): TestSet(to_float_images(images), labels, info.task, list(info.class_names),
+                                                   f"{len(labels)} hidden cases in {path}")}
+    raise DataError(" / ".join(problems) or f"{path}: the run used no MedMNIST set")
+
+
 RUBRIC = Rubric(
     title="MedMNIST: 3D CNN, transfer learning, Grad-CAM, quantization, ResNet",
     tasks=("binary", "multi-class", "ordinal", "multi-label"),
@@ -182,7 +233,9 @@ RUBRIC = Rubric(
                "figures/gradcam_p1_cnn3d.png", "figures/confusion_p1_cnn3d_*.png",
                *(f"quantization/{name}.tflite" for name in VARIANTS[1:]),
                *(f"quantization/predictions/{name}_test.npz" for name in VARIANTS)),
-    test_sizes=TEST_SIZES,
     rules=(every_model_reported, chosen_models_on_validation, p1_reaches_floor, from_scratch_2d_reaches_floor,
            quantization_table, quantization_targets, rule_test_split_used_once),
+    fingerprints={(key, f"test-{key}"): fingerprint for key, fingerprint in MEDMNIST_TEST.items()},
+    test_sets=test_sets,
+    hidden_test=hidden_test,
 )

@@ -36,6 +36,12 @@ def build_brain_tumor_cnn(input_shape=(128, 128, 1), num_classes=4, filters=(16,
     inputs = keras.Input(shape=input_shape, name="image")
     x = mri_augmentation()(inputs) if augment else inputs
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    # TODO: the CNN on x: per width in filters, twice a Conv2D(width, 3, padding="same", use_bias=False) named
+    #       block<B>_conv<C>, BatchNormalization(momentum=0.9) and a ReLU Activation named block<B>_relu<C>
+    #       (Grad-CAM explains the last one), then MaxPooling2D; then GlobalAveragePooling2D,
+    #       Dropout(dropout_rate) and a softmax Dense of num_classes (dtype float32). Return
+    #       keras.Model(inputs, outputs, name="brain_tumor_cnn").
+    # BEGIN SOLUTION
     for block, width in enumerate(filters, start=1):
         for conv in (1, 2):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"block{block}_conv{conv}")(x)
@@ -48,6 +54,7 @@ def build_brain_tumor_cnn(input_shape=(128, 128, 1), num_classes=4, filters=(16,
     x = layers.Dropout(dropout_rate, name="dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="brain_tumor_cnn")
+    # END SOLUTION
 
 
 def build_transfer_model(input_shape=(128, 128, 1), num_classes=4, weights="imagenet", dropout_rate=0.3,

@@ -86,6 +86,12 @@ def predict_files(model, info, paths):
     from common.datasets.image_folders import read_image
 
     results, batch, batch_index = [], [], []
+    # TODO: predict: read every file with read_image(path, info["image_size"], info["channels"]) (a missing
+    #       file, a folder or an unreadable image gives {"file", "error"} with the DataError's message and the
+    #       others go on), predict the readable ones in one batch (float32), and give each
+    #       {"file", "class": the most probable of info["class_names"], "probabilities": {name: float}}.
+    #       Keep the files' order.
+    # BEGIN SOLUTION
     for index, path in enumerate(paths):
         try:
             if not Path(path).exists():
@@ -103,6 +109,7 @@ def predict_files(model, info, paths):
             names = info["class_names"]
             results[index]["class"] = names[int(row.argmax())]
             results[index]["probabilities"] = {name: float(p) for name, p in zip(names, row)}
+    # END SOLUTION
     return results
 
 

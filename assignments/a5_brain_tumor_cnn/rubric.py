@@ -7,8 +7,17 @@ training images into the test set).
 """
 
 import json
+from pathlib import Path
 
+from assignments.fingerprints import BRAIN_TUMOR_MRI_TEST
+from common.datasets.image_folders import load_image_folder
 from common.grading import FAIL, PASS, Floor, Rubric, chosen_on_validation, rule_test_split_used_once
+from common.rerun import TestSet, require_files, run_config
+
+from .config import A5Config
+from .data import INFO, load_brain_tumor_data
+
+CLASS_NAMES = ["glioma", "meningioma", "notumor", "pituitary"]  # the Kaggle set's class folders, in label order
 
 
 def model_chosen_on_validation(evidence):
@@ -24,7 +33,7 @@ def saved_model_usable(evidence):
     if not model_file.is_file() or not info_file.is_file():
         return FAIL, f"{model_file.name} or {info_file.name} is missing in {model_file.parent.name}/"
     info = json.loads(info_file.read_text())
-    if list(info.get("class_names", [])) != ["glioma", "meningioma", "notumor", "pituitary"] or not info.get(
+    if list(info.get("class_names", [])) != CLASS_NAMES or not info.get(
             "intended_use"):
         return FAIL, f"{info_file.name} lacks the four class names or the intended use"
     return PASS, f"{model_file.parent.name}/{model_file.name} with {info_file.name} ({info['intended_use'][:40]}...)"
@@ -40,6 +49,28 @@ def deduplicated_test_scored(evidence):
                            for model in sorted(models))
 
 
+def test_sets(recorded, metrics, data_dir):
+    """The Testing folder (whole and de-duplicated), read by the instructor's loader at the run's image size."""
+    config = run_config(A5Config, recorded, data_dir)
+    if config.data != "sample":
+        root = Path(data_dir) / INFO.folder
+        require_files(root / "Training", root / "Testing", what=INFO.title)
+    data = load_brain_tumor_data(config)
+    keep = data.duplicates.test_keep
+    source = f"{data.root / 'Testing'}"
+    return {(data.dataset, "test"): TestSet(data.x_test, data.y_test, "multi-class", data.class_names, source),
+            (data.dataset, "test-deduplicated"): TestSet(data.x_test[keep], data.y_test[keep], "multi-class",
+                                                         data.class_names, f"{source}, de-duplicated")}
+
+
+def hidden_test(recorded, metrics, path):
+    """The instructor's hidden images, laid out like Testing/ (root/<class>/*.jpg), read at the run's size."""
+    config = run_config(A5Config, recorded, ".")
+    folder = load_image_folder(Path(path), config.image_size, config.channels, class_names=CLASS_NAMES)
+    return {None: TestSet(folder.images.astype("float32"), folder.labels, "multi-class", CLASS_NAMES,
+                          f"{len(folder.labels)} hidden images in {path}")}
+
+
 RUBRIC = Rubric(
     title="Kaggle brain-tumour MRI CNN",
     tasks=("multi-class",),
@@ -47,6 +78,8 @@ RUBRIC = Rubric(
                "cnn/model_info.json", "figures/learning_curves.png", "figures/confusion_cnn.png",
                "figures/gradcam_*.png", "figures/misclassified_*.png"),
     floors=(Floor("cnn", "accuracy", 0.94, why="the course's reference CNN: 94%"),),
-    test_sizes={"test": 1311},
     rules=(model_chosen_on_validation, saved_model_usable, deduplicated_test_scored, rule_test_split_used_once),
+    fingerprints={("brain_tumor_mri", "test"): BRAIN_TUMOR_MRI_TEST},
+    test_sets=test_sets,
+    hidden_test=hidden_test,
 )

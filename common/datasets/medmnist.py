@@ -71,12 +71,13 @@ def _registry_entry(info):
     return info
 
 
-def load_medmnist_npz(path, info):
+def load_medmnist_npz(path, info, splits=SPLITS):
     """Read and check one MedMNIST ``.npz`` file against its registry entry.
 
     Args:
         path: the ``.npz`` file.
         info: its registry entry (``REGISTRY["retinamnist_64"]``), or that entry's key.
+        splits: the splits to read (a hidden test set in the official format holds only ``test_*``).
 
     Returns:
         dict split -> (images, labels), as described in ``MedMNISTData``.
@@ -91,14 +92,15 @@ def load_medmnist_npz(path, info):
     flag, size = parse_medmnist_key(info.key)
     facts = MEDMNIST[flag]
     replace = f"Replace it with the official {facts.file_name(size)} from {facts.url(size)}."
-    expected_keys = [f"{split}_{kind}" for split in SPLITS for kind in ("images", "labels")]
+    expected_keys = [f"{split}_{kind}" for split in splits for kind in ("images", "labels")]
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in expected_keys if key not in archive.files]
             if missing:
                 raise DataError(
                     f"{path} lacks the arrays {', '.join(missing)}; it has {', '.join(archive.files) or 'none'}. "
-                    f"A MedMNIST file holds {{train,val,test}}_{{images,labels}}, i.e. {', '.join(expected_keys)}. "
+                    f"A MedMNIST file holds {{train,val,test}}_{{images,labels}}; this one must hold "
+                    f"{', '.join(expected_keys)}. "
                     f"{replace}")
             raw = {key: archive[key] for key in expected_keys}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
@@ -106,12 +108,12 @@ def load_medmnist_npz(path, info):
             raise DataError(f"{path} does not exist. {replace}") from None
         raise DataError(f"{path} cannot be read as a NumPy .npz file ({error}); it is probably truncated or "
                         f"corrupt. Move it aside and download it again. {replace}") from None
-    splits = {}
-    for split in SPLITS:
+    arrays = {}
+    for split in splits:
         images = _checked_images(path, facts, size, split, raw[f"{split}_images"], replace)
         labels = _checked_labels(path, facts, split, raw[f"{split}_labels"], len(images), replace)
-        splits[split] = (images, labels)
-    return splits
+        arrays[split] = (images, labels)
+    return arrays
 
 
 def _checked_images(path, facts, size, split, images, replace):

@@ -52,10 +52,14 @@ def residual_block(x, filters, strides=1, bottleneck=False, name="block", subsam
 
 def resnet_outputs(x, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512), bottleneck=False,
                    small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1,
-                   subsample_projection=False):
+                   subsample_projection=False, block=None):
     """Apply a ResNet classifier to tensor ``x`` (N, H, W, C) or (N, D, H, W, C); returns the softmax output
     tensor (see ``build_resnet`` for the arguments). The last block's output layer is named
     ``stage<S>_block<B>_out``, the natural Grad-CAM layer."""
+    if block is None:
+        def block(x, filters, strides, name):
+            return residual_block(x, filters, strides, bottleneck, name=name, subsample_projection=subsample_projection)
+
     if len(stage_blocks) != len(stage_filters):
         raise ValueError(f"stage_blocks {stage_blocks} and stage_filters {stage_filters} need the same length.")
     rank = spatial_rank(x)
@@ -66,10 +70,9 @@ def resnet_outputs(x, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64,
         x = conv_bn_relu(x, stem_filters, 7, 2, name="stem")
         x = max_pool(rank, 3, strides=2, name="stem_pool")(x)
     for stage, (blocks, filters) in enumerate(zip(stage_blocks, stage_filters), start=1):
-        for block in range(blocks):
-            strides = 2 if stage > 1 and block == 0 else 1
-            x = residual_block(x, filters, strides, bottleneck, name=f"stage{stage}_block{block + 1}",
-                               subsample_projection=subsample_projection)
+        for index in range(blocks):
+            strides = 2 if stage > 1 and index == 0 else 1
+            x = block(x, filters, strides, name=f"stage{stage}_block{index + 1}")
     x = global_average_pool(rank, name="pool")(x)
     return classifier_head(x, num_classes, dropout_rate=dropout_rate)
 
@@ -81,7 +84,7 @@ def last_block_name(stage_blocks):
 
 def build_resnet(input_shape, num_classes, stage_blocks=(2, 2, 2, 2), stage_filters=(64, 128, 256, 512),
                  bottleneck=False, small_input_stem=True, stem_filters=None, dropout_rate=0.0, stem_strides=1,
-                 name="resnet", subsample_projection=False):
+                 name="resnet", subsample_projection=False, block=None):
     """A ResNet classifier for images (H, W, C) or volumes (D, H, W, C).
 
     Args:
@@ -98,13 +101,15 @@ def build_resnet(input_shape, num_classes, stage_blocks=(2, 2, 2, 2), stage_filt
             cuts the cost of a 3D network about eightfold.
         subsample_projection: write strided projection shortcuts as subsampling + 1x1 convolution (identical
             function; avoids a oneDNN crash when training 2D ResNets on the CPU, see ``residual_block``).
+        block: a function ``(x, filters, strides, name) -> tensor`` building one residual block, used instead
+            of ``residual_block`` (``bottleneck`` and ``subsample_projection`` then do not apply).
 
     Returns:
         An uncompiled ``keras.Model`` with softmax outputs (N, num_classes).
     """
     inputs = keras.Input(input_shape, name="image")
     outputs = resnet_outputs(inputs, num_classes, stage_blocks, stage_filters, bottleneck, small_input_stem,
-                             stem_filters, dropout_rate, stem_strides, subsample_projection)
+                             stem_filters, dropout_rate, stem_strides, subsample_projection, block)
     return keras.Model(inputs, outputs, name=name)
 
 
