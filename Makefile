@@ -11,12 +11,12 @@ ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: help install demo test test-real lint data list clean grade new-assignment submit check release \
-        assignment1 assignment2 assignment3 assignment4 assignment5
+        assignment1 assignment2 assignment3 assignment4 assignment5 assignment6
 
 help:
 	@echo "make demo          set up .venv and run every built assignment on sample data"
 	@echo "make test          set up .venv and run the test suite (no data or network needed)"
-	@echo "make assignmentN   run assignment N (1-5) on real data; pass flags with ARGS=\"--epochs 5\""
+	@echo "make assignmentN   run assignment N (1-6) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
 	@echo "make check ASSIGNMENT=3                        the student checks of an assignment's parts to write"
@@ -55,7 +55,7 @@ data: $(INSTALLED)
 list: $(INSTALLED)
 	@$(PY) -m assignments list
 
-assignment1 assignment2 assignment3 assignment4 assignment5: $(INSTALLED)
+assignment1 assignment2 assignment3 assignment4 assignment5 assignment6: $(INSTALLED)
 	$(PY) -m assignments run $(subst assignment,,$@) $(ARGS)
 
 # Grading and the student workflow (see README, "Grading" and "Your own project").

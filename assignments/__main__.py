@@ -1,6 +1,6 @@
 """The suite's launcher: ``python -m assignments {list,run,demo,repeat,check,release,grade,new,submit}``.
 
-    python -m assignments list              the five assignments and whether each is built
+    python -m assignments list              the six assignments and whether each is built
     python -m assignments run 1 [ARGS...]   run assignment 1 with its own flags (make assignment1 ARGS=...)
     python -m assignments demo              every built assignment with --smoke, then where the reports are
     python -m assignments repeat 1 --seeds 42,43,44 [-- ARGS...]   one run per seed, mean ± sd of the results
@@ -23,7 +23,7 @@ from common.config import default_data_dir, default_runs_dir
 
 
 def run_assignment(number, args):
-    """Run one assignment (a number 1-5, or the package name of a copy) in this interpreter; returns its exit
+    """Run one assignment (a number 1-6, or the package name of a copy) in this interpreter; returns its exit
     status."""
     from assignments.workflow import WorkflowError, resolve_package
 
@@ -99,16 +99,16 @@ def main(argv=None):
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="list the assignments")
     runner = commands.add_parser("run", help="run one assignment; flags after the number go to it")
-    runner.add_argument("number", help="1-5, or the package name of a copy made with `new`")
+    runner.add_argument("number", help="1-6, or the package name of a copy made with `new`")
     runner.add_argument("args", nargs=argparse.REMAINDER)
     commands.add_parser("demo", help="run every built assignment on sample data")
     repeater = commands.add_parser("repeat", help="run an assignment once per seed; mean and spread of the results "
                                                   "(the assignment's own flags after --)")
-    repeater.add_argument("number", help="1-5, or the package name of a copy")
+    repeater.add_argument("number", help="1-6, or the package name of a copy")
     repeater.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (default: 42,43,44)")
     repeater.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     checker = commands.add_parser("check", help="run the student checks of one assignment")
-    checker.add_argument("number", help="1-5, or the package name of a copy")
+    checker.add_argument("number", help="1-6, or the package name of a copy")
     releaser = commands.add_parser("release", help="write a student copy of the suite (solutions become TODOs)")
     releaser.add_argument("destination", help="a new folder; an existing one is never written into")
     grader = commands.add_parser("grade", help="score run folders or submission archives against their rubrics")
@@ -129,9 +129,9 @@ def main(argv=None):
                              "CSV in the assignment's input format, or an official-format .npz")
     new = commands.add_parser("new", help="copy an assignment folder under a new package name")
     new.add_argument("name", help="the new package name, e.g. my_project")
-    new.add_argument("--from", dest="source", required=True, help="the assignment to copy: 1-5 or a package name")
+    new.add_argument("--from", dest="source", required=True, help="the assignment to copy: 1-6 or a package name")
     submit = commands.add_parser("submit", help="pack an assignment's code and latest finished run into a .zip")
-    submit.add_argument("assignment", help="1-5 or a package name")
+    submit.add_argument("assignment", help="1-6 or a package name")
     submit.add_argument("--run", help="the run folder to pack (default: the latest finished one)")
     submit.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     submit.add_argument("--out", default="submissions", help="where the archive goes (default: submissions/)")

@@ -14,6 +14,7 @@ ASSIGNMENTS = {
     3: ("a3_mri_fusion", "3D MRI tumour detection: single slice, late / early fusion, 3D ResNet"),
     4: ("a4_medmnist", "MedMNIST: 3D CNN, transfer learning, Grad-CAM, quantization, ResNet"),
     5: ("a5_brain_tumor_cnn", "Kaggle brain-tumour MRI CNN"),
+    6: ("a6_segmentation", "Segmentation with U-Net and Attention U-Net"),
 }
 
 
@@ -32,7 +33,7 @@ def package_name(assignment):
 
 
 def rubric_for(assignment):
-    """(package name, ``RUBRIC``) of an assignment given by number (1-5) or package name.
+    """(package name, ``RUBRIC``) of an assignment given by number (1-6) or package name.
 
     Raises:
         LookupError: no such assignment, or it has no rubric; the message lists the known ones and says how to

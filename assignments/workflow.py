@@ -39,7 +39,7 @@ def resolve_package(name_or_number):
     if not (ASSIGNMENTS_DIR / text / "__main__.py").is_file():
         built = sorted(path.name for path in ASSIGNMENTS_DIR.iterdir() if (path / "__main__.py").is_file())
         raise WorkflowError(f"there is no assignment {name_or_number!r} under {ASSIGNMENTS_DIR}; "
-                            f"use a number 1-5 or one of: {', '.join(built)}.")
+                            f"use a number 1-{max(ASSIGNMENTS)} or one of: {', '.join(built)}.")
     return text
 
 

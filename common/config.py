@@ -65,6 +65,8 @@ class RunConfig:
     smoke: bool = False
     # Keras progress output during training: 0 silent, 1 progress bar, 2 one line per epoch.
     verbose: int = 2
+    # TensorBoard logs (loss and metrics per epoch) in every model folder; view them with tensorboard --logdir runs/.
+    tensorboard: bool = True
 
     def validate(self):
         """Raise ``ConfigError`` for values that cannot work; subclasses extend this."""

@@ -9,6 +9,9 @@ precision / recall / F1 and the confusion matrix for the four kinds of task in t
 - "ordinal": scored exactly as "multi-class" (the MedMNIST convention for RetinaMNIST).
 - "multi-label": y_true (N, L) in {0, 1}; y_score (N, L) per-label probabilities. AUC is the mean of the
   per-label AUCs and accuracy the mean per-label accuracy at a 0.5 threshold (the MedMNIST convention).
+- "segmentation": y_true (N, ...) masks of class indices; y_score (N, ..., K) per-pixel class probabilities.
+  Accuracy is the pixel accuracy, macro F1 the mean Dice over classes, no AUC; per class Dice, IoU, precision,
+  recall and pixel support (``common.segmentation``).
 
 The numbers come from scikit-learn (``roc_auc_score``, ``confusion_matrix``, ``precision_recall_fscore_support``);
 this module only shapes the inputs by task and the outputs into one JSON-ready dict, so that every assignment
@@ -18,7 +21,7 @@ is left out of the average and listed under ``auc_undefined_for``.
 
 import numpy as np
 
-TASKS = ("binary", "multi-class", "ordinal", "multi-label")
+TASKS = ("binary", "multi-class", "ordinal", "multi-label", "segmentation")
 
 
 def binary_auc(y_true, y_score):
@@ -85,6 +88,8 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
         (name -> precision, recall, f1, support, auc), ``confusion_matrix`` (list of lists; per label for
         multi-label: [[TN, FP], [FN, TP]]), ``auc_undefined_for`` and ``num_samples``.
     """
+    if task == "segmentation":
+        return _evaluate_segmentation(y_true, y_score, class_names)
     y_true, y_score = _normalise_inputs(y_true, y_score, task)
     num_classes = y_score.shape[1]
     names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
@@ -139,6 +144,18 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
         "confusion_matrix": confusion,
         "auc_undefined_for": [name for name, ok in zip(names, defined) if not ok],
     }
+
+
+def _evaluate_segmentation(y_true, y_score, class_names):
+    """The segmentation scores under the keys every task has (see the module docstring)."""
+    from common.segmentation import segmentation_scores
+
+    scores = segmentation_scores(y_true, y_score, class_names)
+    return {"task": "segmentation", "num_samples": scores["num_samples"], "accuracy": scores["accuracy"], "auc": None,
+            "balanced_accuracy": scores["balanced_accuracy"], "macro_f1": scores["mean_dice"],
+            "per_class": scores["per_class"], "confusion_matrix": scores["confusion_matrix"], "auc_undefined_for": [],
+            "pixel_error": scores["pixel_error"], "mean_dice": scores["mean_dice"], "mean_iou": scores["mean_iou"],
+            "num_pixels": scores["num_pixels"]}
 
 
 def _float_or_none(value):

@@ -261,7 +261,8 @@ def _rescore_rows(evidence, rubric):
         items.append(Item(name, FAIL if differences else PASS,
                           "; ".join(differences) if differences else
                           f"accuracy {scored['accuracy']:.4f}, AUC {_format(scored['auc'])} "
-                          f"on {scored['num_samples']} samples, as reported"))
+                          f"on {scored['num_samples']} {'images' if task == 'segmentation' else 'samples'}, "
+                          "as reported"))
     return items
 
 
@@ -379,13 +380,13 @@ def _rerun(evidence, rubric, data_dir, runner):
             if path is None:
                 items.append(Item(name, SKIP, "no model file: a baseline, whose scores are not a model's"))
                 continue
-            scores = runner.predict(path, test.inputs)
+            scores = runner.predict(path, test.inputs, test.predict)
         except Exception as error:  # noqa: BLE001 (a missing, damaged or foreign model file fails this item)
             items.append(Item(name, FAIL, f"model file {row.get('model_file')} cannot predict the test data: "
                                           f"{type(error).__name__}: {str(error)[:200]}"))
             continue
         labels_ok = np.shape(y_true) == np.shape(test.y_true) and np.array_equal(y_true, test.y_true)
-        scores_ok, text = compare_scores(y_score, scores)
+        scores_ok, text = compare_scores(y_score, scores, test.tolerance)
         if labels_ok:
             evidence.verified_labels.add((dataset, split))
         else:
@@ -413,18 +414,21 @@ def _hidden_test(evidence, rubric, path, runner):
             model_path = _model_path(evidence, row)
             if model_path is None:
                 continue
-            metrics = evaluate_predictions(test.y_true, runner.predict(model_path, test.inputs), test.task,
-                                           test.class_names or None)
+            metrics = evaluate_predictions(test.y_true, runner.predict(model_path, test.inputs, test.predict),
+                                           test.task, test.class_names or None)
         except Exception as error:  # noqa: BLE001
             items.append(Item(name, FAIL, f"cannot score {row.get('model_file')} on {path}: "
                                           f"{type(error).__name__}: {str(error)[:200]}"))
             continue
-        evidence.hidden.append({"model": model, "dataset": dataset, "cases": metrics["num_samples"],
-                                "accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
-                                "auc": metrics["auc"]})
+        row = {"model": model, "dataset": dataset, "cases": metrics["num_samples"], "accuracy": metrics["accuracy"],
+               "balanced_accuracy": metrics["balanced_accuracy"], "auc": metrics["auc"]}
+        if "mean_dice" in metrics:
+            row["dice"] = metrics["mean_dice"]
+        evidence.hidden.append(row)
+        dice = f", mean Dice {_format(row['dice'])}" if "dice" in row else ""
         items.append(Item(name, PASS, f"accuracy {metrics['accuracy']:.4f}, balanced accuracy "
-                                      f"{metrics['balanced_accuracy']:.4f}, AUC {_format(metrics['auc'])} on "
-                                      f"{metrics['num_samples']} cases of {test.source}"))
+                                      f"{_format(metrics['balanced_accuracy'])}, AUC {_format(metrics['auc'])}{dice} "
+                                      f"({test.source})"))
     if not items:
         items.append(Item("hidden test set", FAIL, f"{path}: no submitted model takes these cases "
                                                    f"(data sets {', '.join(map(str, sets)) or 'none'})"))
@@ -601,8 +605,10 @@ def write_csv(sheets, path):
     import csv
 
     hidden_models = list(dict.fromkeys(row["model"] for sheet in sheets for row in sheet.hidden))
+    metrics = ("accuracy", "auc", *(("dice",) if any("dice" in row for sheet in sheets for row in sheet.hidden)
+                                    else ()))
     header = ["submission", "assignment", "verdict", "score", "failed_items"]
-    header += [f"hidden_{model}_{metric}" for model in hidden_models for metric in ("accuracy", "auc")]
+    header += [f"hidden_{model}_{metric}" for model in hidden_models for metric in metrics]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -612,7 +618,7 @@ def write_csv(sheets, path):
             writer.writerow([sheet.run, sheet.assignment, summary["verdict"], summary["score"],
                              "; ".join(f"{item.name}: {item.evidence}" for item in sheet.items if item.status == FAIL)]
                             + [_csv_number(hidden.get(model, {}).get(metric)) for model in hidden_models
-                               for metric in ("accuracy", "auc")])
+                               for metric in metrics])
     return path
 
 

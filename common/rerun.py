@@ -61,10 +61,14 @@ class TestSet:
     """Inputs and true labels the grader predicts a submitted model on, made by the instructor's code."""
 
     inputs: np.ndarray  # what the model takes, (N, ...)
-    y_true: np.ndarray  # (N,) class indices, or (N, L) 0/1 for multi-label
+    y_true: np.ndarray  # (N,) class indices, or (N, L) 0/1 for multi-label, or (N, ...) masks
     task: str
     class_names: list
     source: str  # where the cases came from, for the score sheet
+    # How the assignment predicts: predict(model, inputs) -> scores (default: one batched model.predict), and
+    # how far the saved scores may lie from the grader's (scores stored as uint8 levels need one level more).
+    predict: object = None
+    tolerance: float = RERUN_TOLERANCE
 
 
 def require_files(*paths, what="the test data"):
@@ -102,10 +106,12 @@ class ModelRunner:
             self._models[path] = keras.saving.load_model(path, compile=False, safe_mode=True)
         return self._models[path]
 
-    def predict(self, path, inputs):
-        """The model's scores for ``inputs``: float32 (N, C)."""
+    def predict(self, path, inputs, predict=None):
+        """The model's scores for ``inputs``: float32 (N, C), or what ``predict(model, inputs)`` returns."""
         from common.train import predict_scores
 
+        if predict is not None:
+            return np.asarray(predict(self.load(path), inputs), dtype=np.float32)
         return predict_scores(self.load(path), inputs, batch_size=64)
 
 

@@ -23,6 +23,8 @@ PREDICTIONS_FOLDER = "predictions"
 REQUIRED_FIELDS = ("model", "dataset", "split", "task", "accuracy", "auc", "num_samples")
 # Scores stored as the evaluator returns them, beside the required fields.
 SCORE_FIELDS = ("accuracy", "auc", "balanced_accuracy", "macro_f1", "num_samples")
+# And for segmentation (the scores of masks, stored as uint8 levels; see ``common.segmentation``).
+SEGMENTATION_FIELDS = ("pixel_error", "mean_dice", "mean_iou", "num_pixels")
 
 
 def prediction_file(run_path, model, split):
@@ -31,17 +33,28 @@ def prediction_file(run_path, model, split):
 
 
 def save_predictions(path, y_true, y_score, class_names=()):
-    """Save labels (N,) or (N, L), scores float32 (N, C) and class names to ``path`` (atomically)."""
+    """Save labels (N,) or (N, L), scores float32 (N, C) and class names to ``path`` (atomically). Segmentation
+    scores given as uint8 levels (``common.segmentation.quantize_scores``) are stored as such, with uint8 masks:
+    whole test images as float32 would take megabytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return save_npz(path, y_true=np.asarray(y_true), y_score=np.asarray(y_score, dtype=np.float32),
+    y_score = np.asarray(y_score)
+    if y_score.dtype == np.uint8:
+        return save_npz(path, y_true=np.asarray(y_true, dtype=np.uint8), y_score=y_score,
+                        class_names=np.asarray(list(class_names), dtype=str))
+    return save_npz(path, y_true=np.asarray(y_true), y_score=y_score.astype(np.float32),
                     class_names=np.asarray(list(class_names), dtype=str))
 
 
 def load_predictions(path):
-    """(y_true, y_score, class_names) from a prediction file written by ``save_predictions``."""
+    """(y_true, y_score float32, class_names) from a prediction file written by ``save_predictions``."""
     with np.load(path, allow_pickle=False) as data:
-        return data["y_true"], data["y_score"], [str(name) for name in data["class_names"]]
+        y_true, y_score = data["y_true"], data["y_score"]
+        if y_score.dtype == np.uint8:
+            from common.segmentation import dequantize_scores
+
+            y_true, y_score = y_true.astype(np.int64), dequantize_scores(y_score)
+        return y_true, y_score, [str(name) for name in data["class_names"]]
 
 
 def score_split(run, model, split, y_true, y_score, *, task, class_names, dataset, model_file=None, **extra):
@@ -61,10 +74,16 @@ def score_split(run, model, split, y_true, y_score, *, task, class_names, datase
         The row: ``REQUIRED_FIELDS``, balanced accuracy and macro F1, ``model_file``, ``extra``, then the per-class
         scores and the confusion matrix.
     """
+    stored = y_score
+    if task == "segmentation":  # scored as stored, so the grader's re-score gives the same numbers
+        from common.segmentation import quantize_scores
+
+        stored, y_score = quantize_scores(y_score)
     metrics = evaluate_predictions(y_true, y_score, task, class_names)
-    save_predictions(prediction_file(getattr(run, "path", run), model, split), y_true, y_score, class_names)
+    save_predictions(prediction_file(getattr(run, "path", run), model, split), y_true, stored, class_names)
+    segmentation = {field: metrics[field] for field in SEGMENTATION_FIELDS} if task == "segmentation" else {}
     return {"model": model, "dataset": dataset, "split": split, "task": task,
-            **{field: metrics[field] for field in SCORE_FIELDS}, "model_file": model_file, **extra,
+            **{field: metrics[field] for field in SCORE_FIELDS}, **segmentation, "model_file": model_file, **extra,
             "per_class": metrics["per_class"], "confusion_matrix": metrics["confusion_matrix"]}
 
 

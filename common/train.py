@@ -229,7 +229,7 @@ def _finished(folder, monitor, mode, model):
 
 def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch_size=None,
               monitor="val_loss", mode="auto", patience=10, strategy=None, resume=False, verbose=2,
-              reduce_lr_patience=None, class_weight=None, callbacks=(), task=None, seed=None):
+              reduce_lr_patience=None, class_weight=None, callbacks=(), task=None, seed=None, tensorboard=False):
     """Build, train and return a model, keeping the weights of its best validation epoch.
 
     Args:
@@ -253,6 +253,8 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         seed: if given, every random generator is seeded with it just before the model is built
             (``common.reproducibility.set_seed``), so that this fit gives the same result whether or not other
             fits ran before it in the same process (as after ``--resume``).
+        tensorboard: write TensorBoard logs (every logged metric, per epoch) into ``<folder>/tensorboard/``
+            (``tensorboard --logdir runs/`` shows every run's).
 
     Returns:
         A ``FitResult``.
@@ -296,6 +298,8 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         keras.callbacks.ModelCheckpoint(scratch / "best.keras", monitor=monitor, mode=mode, save_best_only=True),
         keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=patience),
         keras.callbacks.CSVLogger(str(scratch / "history.csv")),
+        *([keras.callbacks.TensorBoard(str(scratch / "tensorboard"), write_graph=False, profile_batch=0)]
+          if tensorboard else []),
         _FaultPoint(),
         *callbacks,
     ]

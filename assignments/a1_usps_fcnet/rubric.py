@@ -54,7 +54,7 @@ def hidden_test(recorded, metrics, path):
         images, labels = read_usps_h5(path)["test"]
     else:
         images, labels = read_usps_text(path)
-    return {None: TestSet(images, labels, "multi-class", CLASS_NAMES, path.name)}
+    return {None: TestSet(images, labels, "multi-class", CLASS_NAMES, f"{len(labels)} hidden digits in {path}")}
 
 
 RUBRIC = Rubric(

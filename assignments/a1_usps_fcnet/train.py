@@ -37,7 +37,7 @@ def tune_fc_net(config, run, strategy, data):
         fit = fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val),
                         run.model_folder(f"fc_trial_{index}"), epochs=config.epochs, batch_size=trial["batch_size"],
                         monitor="val_accuracy", patience=config.patience, reduce_lr_patience=config.reduce_lr_patience,
-                        strategy=strategy, resume=config.resume, verbose=config.verbose)
+                        strategy=strategy, resume=config.resume, verbose=config.verbose, tensorboard=config.tensorboard)
         results.append(({"trial": index, **trial}, fit))
     return sorted(results, key=lambda item: -item[1].best_value)
 
@@ -55,7 +55,7 @@ def train_cnn(config, run, strategy, data):
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val), run.model_folder("small_cnn"),
                      epochs=config.cnn_epochs, batch_size=config.cnn_batch_size, monitor="val_accuracy",
                      patience=config.patience, reduce_lr_patience=config.reduce_lr_patience, strategy=strategy,
-                     resume=config.resume, verbose=config.verbose)
+                     resume=config.resume, verbose=config.verbose, tensorboard=config.tensorboard)
 
 
 def evaluate_on_test(name, fit, data, config, run):

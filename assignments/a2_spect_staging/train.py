@@ -175,7 +175,7 @@ def train_final(config, data, run, strategy, chosen, normalization, cv):
                     (x_normalised[validation], np.eye(num_classes, dtype=np.float32)[y_all[validation]]),
                     run.model_folder(chosen["candidate"]), epochs=config.epochs, monitor="val_auc", mode="max",
                     patience=config.patience, reduce_lr_patience=config.reduce_lr_patience, strategy=strategy,
-                    resume=config.resume, verbose=config.verbose, task=data.task)
+                    resume=config.resume, verbose=config.verbose, tensorboard=config.tensorboard, task=data.task)
     model_file = fit.folder / "best.keras"
     if config.recalibrate_batch_norm and chosen["model"] in FROM_SCRATCH_CNNS:
         model_file = save_final_model(fit, x_normalised[keep])

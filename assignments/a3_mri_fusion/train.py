@@ -62,7 +62,7 @@ def train_approach(name, build, config, data, run, strategy):
                      (data.x_val, one_hot[data.y_val]), run.model_folder(name), epochs=config.epochs,
                      batch_size=config.batch_size, monitor="val_auc", mode="max", patience=config.patience,
                      reduce_lr_patience=config.reduce_lr_patience, strategy=strategy, resume=config.resume,
-                     verbose=config.verbose, task=data.task,
+                     verbose=config.verbose, tensorboard=config.tensorboard, task=data.task,
                      class_weight=class_weights(data.y_train, num_classes) if config.class_weight else None)
 
 

@@ -73,7 +73,7 @@ def train_model(name, problem, description, build, data, config, run, strategy, 
     fit = fit_model(build, train, (data.x_val, data.targets(data.y_val)), run.model_folder(name), epochs=epochs,
                     batch_size=batch_size, monitor=monitor, mode="max" if "auc" in monitor else "min",
                     patience=patience, reduce_lr_patience=reduce_lr_patience, strategy=strategy,
-                    resume=config.resume, verbose=config.verbose, task=data.task)
+                    resume=config.resume, verbose=config.verbose, tensorboard=config.tensorboard, task=data.task)
     trained = Trained(name, problem, description, fit, data, augmentation is not None, note)
     trained.val_checkpoint = evaluate_predictions(data.y_val, predict_scores(fit.model, data.x_val, batch_size),
                                                   data.task, data.class_names)

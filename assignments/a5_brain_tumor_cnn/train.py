@@ -39,7 +39,7 @@ def train_cnn(config, run, strategy, data):
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val), run.model_folder("cnn"),
                      epochs=config.epochs, batch_size=config.batch_size, monitor="val_accuracy",
                      patience=config.patience, strategy=strategy, resume=config.resume, verbose=config.verbose,
-                     seed=config.seed)
+                     tensorboard=config.tensorboard, seed=config.seed)
 
 
 def transfer_weights(config, data):
@@ -60,7 +60,8 @@ def train_transfer(config, run, strategy, data, weights):
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val),
                      run.model_folder("efficientnet_b0"), epochs=config.transfer_epochs,
                      batch_size=config.batch_size, monitor="val_accuracy", patience=config.patience,
-                     strategy=strategy, resume=config.resume, verbose=config.verbose, seed=config.seed)
+                     strategy=strategy, resume=config.resume, verbose=config.verbose,
+                     tensorboard=config.tensorboard, seed=config.seed)
 
 
 def finalise(name, fit, config, data, note):

@@ -26,6 +26,12 @@ from common.datasets.medmnist_info import DEFAULT_DOWNLOADS, MEDMNIST, parse_med
 from common.datasets.synthetic_brain_mri import write_brain_tumor_samples
 from common.datasets.synthetic_medmnist import write_medmnist_samples
 from common.datasets.synthetic_mri import MRI_TUMOUR_FOLDER, write_mri_volume_samples
+from common.datasets.synthetic_segmentation import (
+    DECATHLON_FOLDER,
+    EM_FOLDER,
+    write_decathlon_samples,
+    write_em_samples,
+)
 from common.datasets.synthetic_spect import SPECT_FOLDER, write_spect_phantoms
 
 
@@ -105,6 +111,8 @@ SAMPLE_SETS = {
     "spect_phantoms": SampleSet(SPECT_FOLDER, lambda root, **options: write_spect_phantoms(
         Path(root) / SPECT_FOLDER, **options), options_pick_the_root=True),
     "mri_tumour": SampleSet(MRI_TUMOUR_FOLDER, write_mri_volume_samples, options_pick_the_root=True),
+    "em_slices": SampleSet(EM_FOLDER, write_em_samples, options_pick_the_root=True),
+    "decathlon": SampleSet(DECATHLON_FOLDER, write_decathlon_samples, options_pick_the_root=True),
 }
 
 
@@ -131,7 +139,8 @@ def ensure_samples(name, data_dir=SAMPLES_DIR, **options):
     Args:
         name: "usps", "brain_tumor_mri", "medmnist" (option ``flags``: registry keys such as "retinamnist" or
             "adrenalmnist3d_64"), "spect_phantoms" (options of ``synthetic_spect.write_spect_phantoms``) or
-            "mri_tumour" (options of ``synthetic_mri.write_mri_volume_samples``).
+            "mri_tumour" (options of ``synthetic_mri.write_mri_volume_samples``), "em_slices" and "decathlon"
+            (options of ``synthetic_segmentation.write_em_samples`` / ``write_decathlon_samples``).
         data_dir: the sample-data root (default: the git-ignored ``data/samples/``).
         options: passed to the set's writer.
 

@@ -1,0 +1,31 @@
+"""Command line of assignment 6.
+
+    python -m assignments.a6_segmentation [--smoke] [--data ...] ...    train, evaluate, report
+    python -m assignments.a6_segmentation evaluate RUN --data PATH      a trained run's models on new images
+
+The configuration is parsed before TensorFlow is imported, so ``--help`` and bad flags answer at once.
+The last line a training run prints is its run folder.
+"""
+
+import sys
+
+from common.config import parse_config
+
+from .config import SMOKE, A6Config
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "evaluate":
+        from .evaluate import main as evaluate_main
+
+        return evaluate_main(argv[1:])
+    config = parse_config(A6Config, argv, prog=__package__, smoke=SMOKE,
+                          description=sys.modules[__package__].__doc__ or "")
+    from common.cli import run_and_print_folder
+
+    return run_and_print_folder(f"{__package__}.train", config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

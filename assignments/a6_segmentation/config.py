@@ -1,0 +1,95 @@
+"""Assignment 6's hyper-parameters: one dataclass, every default commented, every field a CLI flag."""
+
+import dataclasses
+
+from common.config import ConfigError, RunConfig
+
+# The folder name, so that a copy of this folder under a new name writes its own runs.
+ASSIGNMENT = __package__.rsplit(".", 1)[-1]
+MODELS = ("unet", "attention_unet")
+# The data a run can name besides a folder of its own.
+DATA_SETS = ("isbi2012_em", "msd_hippocampus", "sample", "sample3d")
+
+
+@dataclasses.dataclass
+class A6Config(RunConfig):
+    """Settings of one assignment-6 run (the shared ones are documented on RunConfig)."""
+
+    # isbi2012_em: DATA_DIR/isbi2012_em (24 EM slices, 2D); msd_hippocampus: the Decathlon's Task04 (3D MRI,
+    # downloaded with its MD5); sample / sample3d: synthetic stand-ins of the two; or a folder of your own,
+    # images/ + masks/ (2D) or imagesTr/ + labelsTr/ (the Decathlon layout, 3D).
+    data: str = "isbi2012_em"
+    # A stack of serial sections (2D data) is split in contiguous runs, because neighbouring sections are alike:
+    # the last test_slices slices are the test set, the val_slices before them the validation set.
+    test_slices: int = 5
+    val_slices: int = 3
+    # Volumes (3D data) are independent cases: a seeded random split with these shares.
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.15
+
+    # Which models to train; both get the same widths.
+    models: tuple[str, ...] = MODELS
+    # Widths of the U-Net's levels, the last one its bottom; 2D and 3D (volumes get the 3D widths).
+    filters: tuple[int, ...] = (16, 32, 64, 128)
+    filters_3d: tuple[int, ...] = (8, 16, 32)
+    dropout_rate: float = 0.1
+    # Training crops, px per side (random places in the training images); whole images are predicted tile by
+    # tile with this tile size.
+    crop_size: int = 128
+    crop_size_3d: int = 16
+    # Overlap of neighbouring prediction tiles (a share of the tile).
+    tile_overlap: float = 0.5
+    batch_size: int = 4
+    # An "epoch" is this many batches of random crops (there are only a few training images).
+    steps_per_epoch: int = 60
+    epochs: int = 40
+    # Early stopping on the validation pixel accuracy; the learning rate halves after reduce_lr_patience epochs.
+    patience: int = 10
+    reduce_lr_patience: int = 4
+    learning_rate: float = 1e-3
+    # The loss is cross-entropy + dice_weight x soft Dice loss.
+    dice_weight: float = 1.0
+    # Augmentation of every training crop, the same for image and mask: flips and 90-degree turns, and elastic
+    # deformation (a smooth random displacement, elastic_alpha px rms, smooth over elastic_sigma px; 0: off).
+    flips: bool = True
+    elastic_alpha: float = 3.0
+    elastic_sigma: float = 10.0
+    # Test slices (or volumes) shown in the per-slice figure.
+    figure_cases: int = 5
+
+    def validate(self):
+        super().validate()
+        if self.data not in DATA_SETS and not self.data.strip():
+            raise ConfigError("--data needs isbi2012_em, msd_hippocampus, sample, sample3d or a folder.")
+        unknown = [name for name in self.models if name not in MODELS]
+        if unknown or not self.models:
+            raise ConfigError(f"--models takes {', '.join(MODELS)} (comma-separated); got {', '.join(self.models)}.")
+        for name in ("filters", "filters_3d"):
+            if len(getattr(self, name)) < 2 or min(getattr(self, name)) < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} needs at least two positive widths, e.g. 16,32,64.")
+        for name, filters in (("crop_size", self.filters), ("crop_size_3d", self.filters_3d)):
+            depth = 2 ** (len(filters) - 1)
+            if getattr(self, name) % depth or getattr(self, name) < depth:
+                raise ConfigError(f"--{name.replace('_', '-')} must be a multiple of {depth} ({len(filters) - 1} "
+                                  f"poolings), not {getattr(self, name)}.")
+        if not 0.0 <= self.tile_overlap < 1.0:
+            raise ConfigError(f"--tile-overlap must lie in [0, 1), not {self.tile_overlap}.")
+        self.require_at_least("test_slices", "val_slices", "batch_size", "steps_per_epoch", "epochs", "patience")
+
+
+# --smoke: synthetic EM slices (or volumes with --data sample3d), tiny widths, a few short epochs.
+SMOKE = {
+    "data": "sample",
+    "test_slices": 2,
+    "val_slices": 2,
+    "filters": (8, 16, 32),
+    "filters_3d": (4, 8),
+    "crop_size": 64,
+    "crop_size_3d": 16,
+    "batch_size": 4,
+    "steps_per_epoch": 6,
+    "epochs": 2,
+    "patience": 2,
+    "reduce_lr_patience": 0,
+    "figure_cases": 2,
+}
