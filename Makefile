@@ -6,7 +6,6 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed-requirements
 ARGS ?=
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
@@ -15,6 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 help:
 	@echo "make demo          set up .venv and run every built assignment on sample data"
+	@echo "make install GPU=1 set up .venv with TensorFlow's CUDA libraries (Linux, NVIDIA driver)"
 	@echo "make test          set up .venv and run the test suite (no data or network needed)"
 	@echo "make assignmentN   run assignment N (1-6) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
@@ -27,12 +27,16 @@ help:
 	@echo "make lint          ruff"
 	@echo "make clean         remove .venv, caches and sample data (keeps runs/ and downloaded data)"
 
-# The virtual environment is rebuilt whenever requirements.txt changes.
-$(INSTALLED): requirements.txt
+# The virtual environment is rebuilt whenever its requirements file changes. GPU=1 installs TensorFlow with its
+# CUDA libraries (requirements-gpu.txt) into a stamp of its own, so switching between the two reinstalls.
+REQUIREMENTS := $(if $(GPU),requirements-gpu.txt,requirements.txt)
+INSTALLED := $(VENV)/.installed-$(basename $(REQUIREMENTS))
+$(INSTALLED): $(REQUIREMENTS) requirements.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 13) else \
 		"TensorFlow 2.21 needs Python 3.10-3.13, but $(PYTHON) is %d.%d. Run make with PYTHON=python3.11 (or another supported version)." % v)'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r $(REQUIREMENTS)
+	@rm -f $(VENV)/.installed-requirements $(VENV)/.installed-requirements-gpu
 	@touch $@
 
 install: $(INSTALLED)

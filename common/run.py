@@ -60,8 +60,10 @@ def environment():
         except PackageNotFoundError:
             return None
 
+    tensorflow = sys.modules.get("tensorflow")  # a run has imported it by now; the record does not import it
+    gpus = [device.name for device in tensorflow.config.list_physical_devices("GPU")] if tensorflow else None
     return {"python": platform.python_version(), "machine": platform.machine(), "system": platform.platform(),
-            "cpus": os.cpu_count(), "tensorflow": installed("tensorflow"), "keras": installed("keras"),
+            "cpus": os.cpu_count(), "gpus": gpus, "tensorflow": installed("tensorflow"), "keras": installed("keras"),
             "numpy": installed("numpy"), "scikit-learn": installed("scikit-learn")}
 
 
