@@ -19,7 +19,7 @@ help:
 	@echo "make assignmentN   run assignment N (1-6) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
-	@echo "make check ASSIGNMENT=3                        the student checks of an assignment's parts to write"
+	@echo "make check ASSIGNMENT=3                        the student checks of an assignment's parts to write (no ASSIGNMENT: all)"
 	@echo "make release DEST=../course-2027               a student copy: every solution block becomes a TODO"
 	@echo "make grade RUN=runs/<assignment>/<timestamp>   score a run (or a .zip, or a folder of them) against its rubric"
 	@echo "make new-assignment NAME=my_project FROM=1     copy an assignment to start your own project"
@@ -68,8 +68,7 @@ grade: $(INSTALLED)
 	$(PY) -m assignments grade $(RUN) $(ARGS)
 
 check: $(INSTALLED)
-	@test -n "$(ASSIGNMENT)" || { echo 'usage: make check ASSIGNMENT=1'; exit 2; }
-	@$(PY) -m assignments check $(ASSIGNMENT)
+	@$(PY) -m assignments check $(or $(ASSIGNMENT),all)
 
 release: $(INSTALLED)
 	@test -n "$(DEST)" || { echo 'usage: make release DEST=../course-release (a new folder)'; exit 2; }

@@ -108,7 +108,7 @@ def main(argv=None):
     repeater.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (default: 42,43,44)")
     repeater.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     checker = commands.add_parser("check", help="run the student checks of one assignment")
-    checker.add_argument("number", help="1-6, or the package name of a copy")
+    checker.add_argument("number", help="1-6, the package name of a copy, or all")
     releaser = commands.add_parser("release", help="write a student copy of the suite (solutions become TODOs)")
     releaser.add_argument("destination", help="a new folder; an existing one is never written into")
     grader = commands.add_parser("grade", help="score run folders or submission archives against their rubrics")
@@ -142,13 +142,17 @@ def main(argv=None):
     options.args = passed_on if options.command == "repeat" else getattr(options, "args", None)
     if options.command in ("new", "submit"):
         return _workflow(options)
-    if options.command == "grade":
-        return _grade(options)
     if options.command == "release":
         return _release(options)
     if options.command == "repeat":
         return _repeat(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if options.command in ("grade", "check"):
+        # Both predict with TensorFlow models: keep its harmless C++ lines off the terminal, as a run does.
+        from common.tf_setup import quiet_native_logs
+
+        with quiet_native_logs():
+            return _grade(options) if options.command == "grade" else _check(options)
     if options.command == "list":
         for number, (package, title) in ASSIGNMENTS.items():
             state = "built" if is_built(number) else "not implemented yet"
@@ -156,8 +160,6 @@ def main(argv=None):
         return 0
     if options.command == "run":
         return run_assignment(options.number, options.args)
-    if options.command == "check":
-        return _check(options)
     return demo()
 
 
@@ -176,24 +178,30 @@ def _repeat(options):
 
 
 def _check(options):
+    """The student checks of one assignment, or of every built one (``all``, one process); exit 0 when all pass."""
     import importlib
 
     from assignments.workflow import WorkflowError, resolve_package
     from common.checks import run_checks
 
     try:
-        package = resolve_package(options.number)
+        numbers = [number for number in ASSIGNMENTS if is_built(number)] if options.number == "all" \
+            else [options.number]
+        packages = [resolve_package(number) for number in numbers]
     except WorkflowError as error:
         print(f"python -m assignments check: error: {error}", file=sys.stderr)
         return 2
-    try:
-        module = importlib.import_module(f"assignments.{package}.checks")
-    except ModuleNotFoundError as error:
-        if error.name != f"assignments.{package}.checks":
-            raise
-        print(f"python -m assignments check: error: assignments/{package}/ has no checks.py.", file=sys.stderr)
-        return 2
-    return run_checks(module.CHECKS, f"assignments/{package}")
+    status = 0
+    for package in packages:
+        try:
+            module = importlib.import_module(f"assignments.{package}.checks")
+        except ModuleNotFoundError as error:
+            if error.name != f"assignments.{package}.checks":
+                raise
+            print(f"python -m assignments check: error: assignments/{package}/ has no checks.py.", file=sys.stderr)
+            return 2
+        status = max(status, run_checks(module.CHECKS, f"assignments/{package}"))
+    return status
 
 
 def _release(options):

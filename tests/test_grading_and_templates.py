@@ -71,6 +71,7 @@ def _sample_test_cases(original, config):
     from common.datasets.medmnist_info import medmnist_key
     from common.datasets.samples import ensure_samples
     from common.datasets.synthetic_mri import MRI_TUMOUR_FOLDER
+    from common.datasets.synthetic_segmentation import EM_FOLDER
     from common.datasets.synthetic_spect import SPECT_FOLDER
 
     if original == "a1_usps_fcnet":
@@ -84,6 +85,8 @@ def _sample_test_cases(original, config):
     if original == "a4_medmnist":
         key = medmnist_key(config["image_dataset"], config["image_size"])
         return ensure_samples("medmnist", flags=(key,)) / "medmnist" / f"{key}.npz"
+    if original == "a6_segmentation":
+        return ensure_samples("em_slices") / EM_FOLDER
     return ensure_samples("brain_tumor_mri") / "brain_tumor_mri" / "Testing"
 
 

@@ -189,6 +189,19 @@ def load_segmentation(config):
                               names, title, str(folder), key, manifest, split)
 
 
+def augmented_crop(image, mask, crop_shape, config, rng):
+    """One training pair: a random ``crop_shape`` crop of ``image`` (..., 1) and ``mask`` (...), then augmented
+    with the run's flips / turns and elastic deformation, the same transform for both: (image, mask)."""
+    # TODO: common.segmentation's random_crop(image, mask, crop_shape, rng), then its augment_pair(image, mask,
+    #       rng, flips=..., elastic_alpha=..., elastic_sigma=...) with the config's settings. Both take the image
+    #       and the mask together: a transform drawn separately for each would no longer match them.
+    # BEGIN SOLUTION
+    image, mask = random_crop(image, mask, crop_shape, rng)
+    return augment_pair(image, mask, rng, flips=config.flips, elastic_alpha=config.elastic_alpha,
+                        elastic_sigma=config.elastic_sigma)
+    # END SOLUTION
+
+
 def training_batches(x, y, num_classes, config, seed):
     """An endless-per-epoch ``tf.data.Dataset`` of ``config.steps_per_epoch`` batches of random augmented crops:
     (images (B, *crop, 1), one-hot masks (B, *crop, K)). Every epoch draws new crops from its own seed."""
@@ -206,9 +219,7 @@ def training_batches(x, y, num_classes, config, seed):
             images, masks = [], []
             for _ in range(config.batch_size):
                 index = int(rng.integers(len(x)))
-                image, mask = random_crop(x[index], y[index], crop_shape, rng)
-                image, mask = augment_pair(image, mask, rng, flips=config.flips, elastic_alpha=config.elastic_alpha,
-                                           elastic_sigma=config.elastic_sigma)
+                image, mask = augmented_crop(x[index], y[index], crop_shape, config, rng)
                 images.append(image)
                 masks.append(mask)
             yield np.stack(images), np.eye(num_classes, dtype=np.float32)[np.stack(masks)]

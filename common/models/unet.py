@@ -47,10 +47,11 @@ def attention_gate(skip, gating, inter_channels, name):
     return layers.Multiply(name=f"{name}_gated")([skip, alpha])
 
 
-def unet_outputs(x, num_classes, filters=(16, 32, 64, 128), attention=False, dropout_rate=0.0):
+def unet_outputs(x, num_classes, filters=(16, 32, 64, 128), attention=False, dropout_rate=0.0, gate=None):
     """Apply a (attention) U-Net to tensor ``x`` (N, H, W, C) or (N, D, H, W, C); returns the softmax scores
-    (N, H, W, num_classes) or (N, D, H, W, num_classes)."""
+    (N, H, W, num_classes) or (N, D, H, W, num_classes). ``gate``: see ``build_unet``."""
     rank = spatial_rank(x)
+    gate = gate or attention_gate
     skips = []
     for level, width in enumerate(filters[:-1], start=1):
         x = _double_conv(x, width, name=f"down{level}")
@@ -64,14 +65,15 @@ def unet_outputs(x, num_classes, filters=(16, 32, 64, 128), attention=False, dro
         x = _upsample(x, width, name=f"up{level}_transpose")
         skip = skips[level - 1]
         if attention:
-            skip = attention_gate(skip, x, max(1, width // 2), name=f"attention_{level}")
+            skip = gate(skip, x, max(1, width // 2), name=f"attention_{level}")
         x = layers.Concatenate(name=f"up{level}_concat")([skip, x])
         x = _double_conv(x, width, name=f"up{level}")
     scores = layers.Conv2D if rank == 2 else layers.Conv3D
     return scores(num_classes, 1, activation="softmax", dtype="float32", name="scores")(x)
 
 
-def build_unet(input_shape, num_classes, filters=(16, 32, 64, 128), attention=False, dropout_rate=0.0, name=None):
+def build_unet(input_shape, num_classes, filters=(16, 32, 64, 128), attention=False, dropout_rate=0.0, name=None,
+               gate=None):
     """A U-Net (``attention=True``: Attention U-Net) for images (H, W, C) or volumes (D, H, W, C).
 
     Args:
@@ -81,6 +83,8 @@ def build_unet(input_shape, num_classes, filters=(16, 32, 64, 128), attention=Fa
         filters: the widths of the levels, the last one the bottom of the "U".
         attention: gate every skip connection (``attention_gate``).
         dropout_rate: dropout at the bottom of the "U".
+        gate: with ``attention``, the gate to use instead of ``attention_gate``: a function (skip, gating,
+            inter_channels, name) -> the gated skip, whose map is the output of the layer ``name``.
 
     Returns:
         An uncompiled ``keras.Model`` from inputs (N, ..., C) to softmax scores (N, ..., num_classes).
@@ -94,7 +98,7 @@ def build_unet(input_shape, num_classes, filters=(16, 32, 64, 128), attention=Fa
         raise ValueError(f"every spatial size must be divisible by {depth} ({len(filters) - 1} poolings); got "
                          f"{tuple(input_shape)}.")
     inputs = keras.Input(tuple(input_shape), name="image")
-    outputs = unet_outputs(inputs, num_classes, filters, attention, dropout_rate)
+    outputs = unet_outputs(inputs, num_classes, filters, attention, dropout_rate, gate)
     return keras.Model(inputs, outputs, name=name or ("attention_unet" if attention else "unet"))
 
 
