@@ -175,6 +175,22 @@ def test_folder_loader_names_the_file_and_the_fix(tmp_path, problem, message):
         load_segmentation_folder(tmp_path)
 
 
+def test_a_decathlon_folder_takes_its_class_names_from_dataset_json(tmp_path):
+    from common.datasets.samples import ensure_samples
+    from common.datasets.synthetic_segmentation import DECATHLON_FOLDER, DECATHLON_TASK
+
+    folder = shutil.copytree(ensure_samples("decathlon") / DECATHLON_FOLDER / DECATHLON_TASK, tmp_path / "task")
+    assert load_segmentation_folder(folder).class_names == ["background", "anterior", "posterior"]
+    (folder / "dataset.json").write_text('{"labels": {"0": "background", "1": "anterior"}}')
+    with pytest.raises(DataError, match="dataset.json names 2 classes, but the masks hold 3"):
+        load_segmentation_folder(folder)
+    (folder / "dataset.json").write_text("{not json")
+    with pytest.raises(DataError, match="dataset.json cannot be read"):
+        load_segmentation_folder(folder)
+    (folder / "dataset.json").unlink()
+    assert load_segmentation_folder(folder).class_names is None
+
+
 @pytest.fixture(scope="module")
 def smoke_run(copied_smoke_run):
     run = copied_smoke_run(6)
@@ -226,10 +242,37 @@ def test_evaluate_scores_a_run_on_new_images_without_training(smoke_run):
 
 
 def test_the_3d_path_runs_end_to_end_on_decathlon_layout_volumes(tmp_path):
-    completed = _cli("--smoke", "--data", "sample3d", "--verbose", "0", "--runs-dir", str(tmp_path))
+    """--data naming a folder in the Decathlon layout (the synthetic one) takes the 3D path."""
+    from common.datasets.samples import ensure_samples
+    from common.datasets.synthetic_segmentation import DECATHLON_FOLDER, DECATHLON_TASK
+
+    folder = ensure_samples("decathlon") / DECATHLON_FOLDER / DECATHLON_TASK
+    completed = _cli("--smoke", "--data", str(folder), "--verbose", "0", "--runs-dir", str(tmp_path))
     assert completed.returncode == 0, completed.stderr[-3000:]
     folder = Path(completed.stdout.strip().splitlines()[-1])
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["data"]["dimensions"] == 3 and metrics["data"]["class_names"] == ["background", "anterior",
                                                                                       "posterior"]
     assert all(row["adapted_rand_error"] is None for row in metrics["results"])
+
+
+def test_the_decathlon_archive_is_unpacked_whole_or_not_at_all(tmp_path, monkeypatch):
+    """The Task04 archive (its download and MD5 are the registry's) unpacks into a .partial folder first."""
+    import tarfile
+
+    from assignments.a6_segmentation import data as a6_data
+    from common.datasets.samples import ensure_samples
+    from common.datasets.synthetic_segmentation import DECATHLON_FOLDER, DECATHLON_TASK
+
+    archive = tmp_path / "msd_hippocampus" / "Task04_Hippocampus.tar"
+    archive.parent.mkdir()
+    with tarfile.open(archive, "w") as bundle:
+        bundle.add(ensure_samples("decathlon") / DECATHLON_FOLDER / DECATHLON_TASK, arcname=DECATHLON_TASK)
+    monkeypatch.setattr(a6_data, "fetch_file", lambda info, name, data_dir, **_: archive)
+    # What an unpacking killed half-way leaves behind is replaced, never read.
+    (archive.parent / f"{DECATHLON_TASK}.partial" / DECATHLON_TASK / "imagesTr").mkdir(parents=True)
+    task = a6_data._hippocampus_root(tmp_path)
+    assert task == archive.parent / DECATHLON_TASK
+    assert sorted(path.name for path in (task / "imagesTr").iterdir()) == sorted(
+        path.name for path in (ensure_samples("decathlon") / DECATHLON_FOLDER / DECATHLON_TASK / "imagesTr").iterdir())
+    assert sorted(path.name for path in archive.parent.iterdir()) == sorted([archive.name, DECATHLON_TASK])

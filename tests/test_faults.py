@@ -62,9 +62,13 @@ def test_a_killed_run_resumes_to_the_numbers_of_an_uninterrupted_one(fault, unin
     assert killed.returncode == 137, killed.stderr[-2000:]
     (folder,) = (runs / "a1_usps_fcnet").iterdir()
     assert not (folder / "metrics.json").exists() and (folder / "run.lock").exists(), "a kill leaves a stale lock"
+    finished = {path: path.stat().st_mtime_ns for path in folder.glob("*/best.keras")
+                if not path.parent.name.endswith(".training")}
+    assert finished, "the first trial had finished before the kill"
     resumed = _run(A1, *args, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert Path(resumed.stdout.strip().splitlines()[-1]) == folder
+    assert {path: path.stat().st_mtime_ns for path in finished} == finished, "a finished model was trained again"
     assert _results(folder) == uninterrupted
     _files_are_whole(folder)
     assert "Traceback" not in resumed.stderr
@@ -179,9 +183,9 @@ def test_two_local_workers_train_one_run(tmp_path):
     for index in range(2):
         tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
         processes.append(subprocess.Popen(
-            [sys.executable, "-m", A1, "--smoke", "--verbose", "0", "--strategy", "multi-worker", "--runs-dir",
-             str(runs)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, "TF_CONFIG": tf_config}))
+            [sys.executable, "-m", A1, "--smoke", "--verbose", "0", "--strategy", "multi-worker", "--num-trials",
+             "1", "--no-cnn", "--runs-dir", str(runs)], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "TF_CONFIG": tf_config}))
     outputs = [process.communicate(timeout=600) for process in processes]
     for process, (_, stderr) in zip(processes, outputs):
         assert process.returncode == 0, stderr[-3000:]

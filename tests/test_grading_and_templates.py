@@ -151,8 +151,6 @@ def test_unknown_assignment_and_empty_folder_are_reported(tmp_path):
 def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_path):
     original, _, run_folder = copied_run
     archive = pack_submission(original, None, tmp_path, run=run_folder)
-    second = pack_submission(original, None, tmp_path, run=run_folder)
-    assert archive.exists() and second.name.endswith("-2.zip"), "an archive is never overwritten"
     with zipfile.ZipFile(archive) as bundle:
         names = bundle.namelist()
         manifest = json.loads(bundle.read("MANIFEST.json"))
@@ -160,6 +158,11 @@ def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_pa
     assert manifest["assignment"] == original and set(manifest["files"]) == set(names) - {"MANIFEST.json"}
     sheet = grade_run(archive, allow_sample=True)
     assert sheet.verdict == PASS, _failed(sheet)
+    if original != "a1_usps_fcnet":
+        return  # packing and the inventory are one mechanism for every assignment: the rest once, on the smallest
+
+    second = pack_submission(original, None, tmp_path, run=run_folder)
+    assert archive.exists() and second.name.endswith("-2.zip"), "an archive is never overwritten"
 
     tampered = tmp_path / "tampered.zip"
     with zipfile.ZipFile(archive) as source, zipfile.ZipFile(tampered, "w") as target:
@@ -180,8 +183,9 @@ def test_grading_command_scores_a_folder_of_runs_into_one_csv(copied_run, tmp_pa
     for student in ("ada", "grace"):
         shutil.copytree(run_folder, students / student / run_folder.name)
     (students / "ada" / run_folder.name / "report.md").unlink()
+    # --no-rerun: re-running the models is tested above; this test is about the batch and its CSV.
     command = [sys.executable, "-m", "assignments", "grade", str(students), "--assignment", original, "--allow-sample",
-               "--csv", str(tmp_path / "grades.csv")]
+               "--no-rerun", "--csv", str(tmp_path / "grades.csv")]
     completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert completed.returncode == 1, "one student fails, so the command reports failure"
     with open(tmp_path / "grades.csv") as handle:

@@ -10,6 +10,7 @@ independent cases and are split at random (seeded).
 """
 
 import dataclasses
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -80,10 +81,16 @@ def _hippocampus_root(data_dir):
     task = folder / DECATHLON_TASK
     if not (task / "imagesTr").is_dir():
         archive = fetch_file(HIPPOCAMPUS, "Task04_Hippocampus.tar", data_dir)
+        # Unpacked beside the archive and renamed into place when complete: an interrupted unpacking leaves
+        # only the .partial folder, which the next run replaces.
+        partial = folder / f"{DECATHLON_TASK}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
         with tarfile.open(archive) as bundle:
             members = [member for member in bundle.getmembers() if member.name.startswith(DECATHLON_TASK)
                        and not Path(member.name).name.startswith("._")]
-            bundle.extractall(folder, members=members, filter="data")
+            bundle.extractall(partial, members=members, filter="data")
+        (partial / DECATHLON_TASK).rename(task)
+        shutil.rmtree(partial)
     return task
 
 
@@ -173,6 +180,7 @@ def load_segmentation(config):
     x, y = prepare_cases(data.images, data.masks, data.dimensions, multiple, crop)
     if data.dimensions == 2 and min(x.shape[1:3]) < crop:
         raise DataError(f"{folder}: the images are {x.shape[1]}x{x.shape[2]} px, smaller than --crop-size {crop}.")
+    class_names = class_names or data.class_names
     class_names = class_names if class_names and len(class_names) >= data.num_classes else [
         f"class_{k}" for k in range(data.num_classes)]
     train, validation, test = _split(len(x), data.dimensions, config)

@@ -23,6 +23,8 @@ from common.report import markdown_table
 
 from .config import A6Config
 
+EVALUATION_COLUMNS = ("model", "pixel_error", "adapted_rand_error", "dice", "mean_iou", "parameters")
+
 
 def evaluate_run(run_folder, data_path):
     """Evaluate every model of ``run_folder`` on the images at ``data_path``; returns the evaluation folder.
@@ -81,7 +83,9 @@ def evaluate_run(run_folder, data_path):
         figures.append(f"- {name}: ![{name}](figures/{path.name})")
     write_json(folder / "metrics.json", to_json_ready({"run": str(run_folder), "data": str(data_path), "cases": names,
                                                         "results": rows}))
-    table = markdown_table(results_rows(rows), RESULT_COLUMNS, RESULT_FORMATS)
+    # The training columns (time, epochs) belong to the run's own report, not to an evaluation.
+    columns = {key: title for key, title in RESULT_COLUMNS.items() if key in EVALUATION_COLUMNS}
+    table = markdown_table(results_rows(rows), columns, RESULT_FORMATS)
     write_text(folder / "report.md", f"# Evaluation of {run_folder.name} on {data_path}\n\n{len(x)} cases "
                                      f"({', '.join(names)}), predicted by overlap-tiling as in the run.\n\n{table}\n\n"
                                      + "\n".join(figures) + "\n")

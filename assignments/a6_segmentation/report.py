@@ -26,12 +26,14 @@ def _middle(volume_or_image):
 
 def plot_cases(images, truths, predictions, names, class_names, path, title):
     """One row per case: image, ground truth, prediction, and the errors (red: a pixel of the last class
-    missed, blue: a pixel wrongly given it, yellow: other confusions) over the image."""
+    missed, blue: a pixel wrongly given it, yellow: other confusions, with three classes or more) over the
+    image."""
     import matplotlib.pyplot as plt
 
     rows = len(images)
     figure, axes = plt.subplots(rows, 4, figsize=(12, 3.1 * rows), squeeze=False)
     last = len(class_names) - 1
+    shades = f"dark: {class_names[0]}, light: {class_names[last]}"
     for row, (image, truth, predicted, name) in enumerate(zip(images, truths, predictions, names)):
         image, truth, predicted = _middle(image[..., 0]), _middle(truth), _middle(predicted)
         overlay = np.repeat(image[..., None], 3, axis=-1) * 0.6
@@ -40,15 +42,17 @@ def plot_cases(images, truths, predictions, names, class_names, path, title):
         other = (truth != predicted) & ~missed & ~wrongly
         overlay[missed], overlay[wrongly], overlay[other] = (1.0, 0.1, 0.1), (0.2, 0.4, 1.0), (1.0, 0.9, 0.1)
         error = float((truth != predicted).mean())
-        panels = ((image, "gray", f"{name}: image"), (truth, "viridis", "ground truth"),
+        panels = ((image, "gray", f"{name}: image"), (truth, "viridis", f"ground truth ({shades})"),
                   (predicted, "viridis", "prediction"), (overlay, None, f"errors ({error:.1%} of pixels)"))
         for axis, (picture, cmap, caption) in zip(axes[row], panels):
             axis.imshow(picture, cmap=cmap, vmin=0, vmax=None if cmap != "viridis" else last, interpolation="nearest")
             axis.set_title(caption, fontsize=9)
             axis.axis("off")
-    figure.suptitle(f"{title}   (red: {class_names[last]} missed, blue: {class_names[last]} wrongly predicted, "
-                    "yellow: other)", fontsize=10)
-    figure.tight_layout()
+    other = ", yellow: other confusions" if last > 1 else ""
+    figure.suptitle(f"{title}   (errors: red: {class_names[last]} missed, blue: {class_names[last]} wrongly "
+                    f"predicted{other})", fontsize=10)
+    # Leave the top band to the title, so that it does not run into the first row's captions.
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / figure.get_figheight()))
     figure.savefig(path, dpi=90)
     plt.close(figure)
     return path

@@ -6,7 +6,9 @@ Two layouts:
   paired by name (``images/7.png`` with ``masks/7.png``; the suffixes may differ). Images are read as grey;
   masks hold class indices 0..K-1, or 0 / 255 for a binary mask (255 becomes 1).
 - **The Medical Segmentation Decathlon layout:** ``root/imagesTr/<case>.nii.gz`` and
-  ``root/labelsTr/<case>.nii.gz`` (the same name), read with ``common.datasets.volumes`` (RAS+).
+  ``root/labelsTr/<case>.nii.gz`` (the same name), read with ``common.datasets.volumes`` (RAS+). The class
+  names come from ``root/dataset.json`` (its ``"labels"``, e.g. ``{"0": "background", "1": "Anterior"}``)
+  where the folder has one.
 
 ``load_segmentation_folder(root)`` reads either and returns a ``SegmentationData``; every problem (an image
 without a mask, shapes that differ, label values that are not class indices) is a ``DataError`` that names
@@ -14,6 +16,7 @@ the file and the fix.
 """
 
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -40,6 +43,7 @@ class SegmentationData:
     layout: str  # "2d" or "decathlon"
     num_classes: int
     root: Path
+    class_names: list | None = None  # from a Decathlon folder's dataset.json; None where the folder names none
 
     @property
     def dimensions(self):
@@ -140,6 +144,20 @@ def _load_decathlon(root):
     return names, images, masks
 
 
+def decathlon_class_names(root):
+    """The class names in ``root/dataset.json`` (``"labels": {"0": name, ...}``), in class order; None without
+    the file. Raises ``DataError`` for a file that is not such JSON."""
+    path = Path(root) / "dataset.json"
+    if not path.is_file():
+        return None
+    try:
+        labels = json.loads(path.read_text())["labels"]
+        return [str(labels[key]) for key in sorted(labels, key=int)]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise DataError(f"{path} cannot be read as a Decathlon dataset.json with \"labels\" ({error}); fix it "
+                        "or move it aside (the classes are then called class_0, class_1, ...).") from None
+
+
 def load_segmentation_folder(root):
     """Read a 2D-pairs or Decathlon-layout folder (see the module docstring) as ``SegmentationData``.
 
@@ -170,4 +188,8 @@ def load_segmentation_folder(root):
         raise DataError(f"{root}: every mask is empty (only class 0); a segmentation needs at least two classes.")
     if len({image.shape for image in images}) == 1:
         images, masks = np.stack(images), np.stack(masks)
-    return SegmentationData(images, masks, names, layout, max(num_classes, 2), root)
+    class_names = decathlon_class_names(root) if layout == "decathlon" else None
+    if class_names is not None and len(class_names) < num_classes:
+        raise DataError(f"{root / 'dataset.json'} names {len(class_names)} classes, but the masks hold "
+                        f"{num_classes} (0..{num_classes - 1}); list every label value under \"labels\".")
+    return SegmentationData(images, masks, names, layout, max(num_classes, 2), root, class_names)

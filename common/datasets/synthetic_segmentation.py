@@ -8,6 +8,7 @@
   volume, labelled 1 (anterior half) and 2 (posterior half), 0 elsewhere.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +87,9 @@ def write_decathlon_samples(root, count=10, shape=(24, 32, 24), seed=0):
             name = f"{kind}/hippocampus_{index:03d}.nii.gz"
             nibabel.save(nibabel.Nifti1Image(array, np.eye(4)), folder / name)
             names.append(f"{DECATHLON_TASK}/{name}")
+    # The Decathlon's own description file, with the hippocampus task's label names.
+    (folder / "dataset.json").write_text(json.dumps({"name": "Hippocampus (synthetic stand-in)", "labels": {
+        "0": "background", "1": "anterior", "2": "posterior"}, "numTraining": count}, indent=1))
     write_sample_manifest(base, "SAMPLE DATA: synthetic volumes in the Decathlon layout, not the hippocampus task",
                           "msd_hippocampus", f"{count} volumes of {shape}, labels 1 anterior, 2 posterior",
                           names)
