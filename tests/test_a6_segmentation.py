@@ -276,3 +276,42 @@ def test_the_decathlon_archive_is_unpacked_whole_or_not_at_all(tmp_path, monkeyp
     assert sorted(path.name for path in (task / "imagesTr").iterdir()) == sorted(
         path.name for path in (ensure_samples("decathlon") / DECATHLON_FOLDER / DECATHLON_TASK / "imagesTr").iterdir())
     assert sorted(path.name for path in archive.parent.iterdir()) == sorted([archive.name, DECATHLON_TASK])
+
+
+def test_the_isbi_folder_gives_only_its_registered_slices(capsys):
+    """Slices 24-29 written beside 0-23 (say, for a hidden test) neither move the split nor go unchecked."""
+    from assignments.a6_segmentation.data import _registered_slices
+    from common.datasets.segmentation_folders import SegmentationData
+
+    names = [str(index) for index in range(30)]
+    data = SegmentationData(np.zeros((30, 8, 8), np.float32), np.zeros((30, 8, 8), np.int64), names, "2d", 2,
+                            Path("isbi2012_em"))
+    kept = _registered_slices(data)
+    assert kept.names == names[:24] and kept.images.shape == (24, 8, 8) and kept.masks.shape == (24, 8, 8)
+    assert "6 other file(s) left out" in capsys.readouterr().out
+    assert _registered_slices(kept) is kept
+
+
+def test_palette_masks_keep_their_class_indices(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(np.full((8, 8), 128, np.uint8)).save(tmp_path / "images" / "a.png")
+    mask = Image.fromarray(np.repeat(np.arange(3, dtype=np.uint8), [3, 3, 2])[None, :].repeat(8, 0), mode="P")
+    mask.putpalette([0, 0, 0, 255, 0, 0, 0, 0, 255] + [0] * 759)
+    mask.save(tmp_path / "masks" / "a.png")
+    data = load_segmentation_folder(tmp_path)
+    assert data.num_classes == 3 and sorted(np.unique(data.masks)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("flags, message", [
+    ({"figure_cases": 0}, "figure-cases"), ({"dropout_rate": 1.0}, "dropout-rate"),
+    ({"test_fraction": 0.6, "validation_fraction": 0.5}, "leave cases to train on"),
+])
+def test_config_refuses_values_that_would_fail_later(flags, message):
+    from assignments.a6_segmentation.config import A6Config
+    from common.config import ConfigError, make_config
+
+    with pytest.raises(ConfigError, match=message):
+        make_config(A6Config, flags)

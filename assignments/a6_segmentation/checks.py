@@ -1,6 +1,6 @@
 """Checks of the parts of assignment 6 a student writes (``make check ASSIGNMENT=6``): the Attention U-Net's
 gate (``model.attention_gate``) and the paired augmentation of the training crops (``data.augmented_crop``).
-About twenty seconds."""
+About fifteen seconds."""
 
 import dataclasses
 

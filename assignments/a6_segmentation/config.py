@@ -74,7 +74,14 @@ class A6Config(RunConfig):
                                   f"poolings), not {getattr(self, name)}.")
         if not 0.0 <= self.tile_overlap < 1.0:
             raise ConfigError(f"--tile-overlap must lie in [0, 1), not {self.tile_overlap}.")
-        self.require_at_least("test_slices", "val_slices", "batch_size", "steps_per_epoch", "epochs", "patience")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ConfigError(f"--dropout-rate must lie in [0, 1), not {self.dropout_rate}.")
+        if not (0.0 < self.test_fraction < 1.0 and 0.0 < self.validation_fraction < 1.0
+                and self.test_fraction + self.validation_fraction < 1.0):
+            raise ConfigError("--test-fraction and --validation-fraction must each lie in (0, 1) and leave cases to "
+                              f"train on; got {self.test_fraction} and {self.validation_fraction}.")
+        self.require_at_least("test_slices", "val_slices", "batch_size", "steps_per_epoch", "epochs", "patience",
+                              "figure_cases")
 
 
 # --smoke: synthetic EM slices (or volumes with --data sample3d), tiny widths, a few short epochs.

@@ -9,19 +9,18 @@ re-runs every model by overlap-tiling where the data is at hand, so an edited ma
 
 from pathlib import Path
 
+from common.datasets.synthetic_segmentation import DECATHLON_TASK
 from common.grading import FAIL, PASS, SKIP, Rubric, chosen_on_validation, rule_test_split_used_once
 from common.rerun import RERUN_TOLERANCE, TestSet, require_files, run_config
 from common.segmentation import SCORE_LEVELS, quantize_scores
 
 from .config import MODELS, A6Config
-from .data import ISBI, level_multiple, load_segmentation, read_new_cases
+from .data import HIPPOCAMPUS, ISBI, load_segmentation, read_new_cases
 from .train import predict_cases
 
 MAX_PIXEL_ERROR = 0.09
 # Stored scores are uint8 levels: a re-run may land one level away where a score sits on a rounding boundary.
 TOLERANCE = 1.0 / SCORE_LEVELS + RERUN_TOLERANCE
-# The labels of the held-out ISBI slices 19-23 (the default split), as the loader reads them.
-ISBI_TEST_SLICES = ("19", "20", "21", "22", "23")
 
 
 def both_models_compared(evidence):
@@ -69,6 +68,10 @@ def test_sets(recorded, metrics, data_dir):
     config = run_config(A6Config, recorded, data_dir)
     if config.data == "isbi2012_em":
         require_files(*(Path(data_dir) / ISBI.folder / remote.name for remote in ISBI.files), what=ISBI.title)
+    elif config.data == "msd_hippocampus" and not (Path(data_dir) / HIPPOCAMPUS.folder / DECATHLON_TASK
+                                                   / "imagesTr").is_dir():
+        # The archive, not a download: a re-run uses only what is on this machine.
+        require_files(Path(data_dir) / HIPPOCAMPUS.folder / HIPPOCAMPUS.files[0].name, what=HIPPOCAMPUS.title)
     elif config.data not in ("sample", "sample3d", "msd_hippocampus"):
         require_files(Path(config.data).expanduser(), what="the run's images and masks")
     data = load_segmentation(config)
@@ -82,7 +85,6 @@ def hidden_test(recorded, metrics, path):
     config = run_config(A6Config, recorded, ".")
     class_names = metrics["data"]["class_names"]
     x, y, names = read_new_cases(path, config, class_names)
-    level_multiple(config, x.ndim - 2)
     return {None: TestSet(x, y, "segmentation", class_names, f"{len(names)} hidden cases in {path}",
                           predict=_tiled(config), tolerance=TOLERANCE)}
 

@@ -46,7 +46,8 @@ def rand_errors(y_true, scores, dimensions):
 
 def train_model(name, config, data, run, strategy):
     """Train one model from the run's seed on random augmented crops; early stopping and the checkpoint follow
-    the validation pixel accuracy (whole validation images)."""
+    the pixel accuracy on the validation images cut into non-overlapping crops (the choice between the models
+    uses the whole validation images, predicted by tiling)."""
     num_classes = len(data.class_names)
     _, crop = level_multiple(config, data.dimensions)
     filters = filters_for(config, data.dimensions)

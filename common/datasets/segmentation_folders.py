@@ -93,13 +93,16 @@ def mask_classes(mask, path):
     return np.asarray(mask).astype(np.int64)
 
 
-def _read_grey(path):
+def _read_grey(path, mask=False):
+    """A grey image as an array; a mask in palette mode ("P", as VOC-style masks are) keeps its palette indices,
+    which are its class indices."""
     from PIL import Image
 
     try:
         with Image.open(path) as opened:
             opened.load()
-            image = opened if opened.mode in ("L", "I", "I;16", "F") else opened.convert("L")
+            kept = ("L", "I", "I;16", "F", "P") if mask else ("L", "I", "I;16", "F")
+            image = opened if opened.mode in kept else opened.convert("L")
             return np.asarray(image)
     except Exception as error:  # PIL raises many types for a bad file
         raise DataError(f"{path} cannot be read as an image ({type(error).__name__}: {error}).") from None
@@ -117,7 +120,7 @@ def _load_2d(root, mask_folder):
     names, image_paths, mask_paths = _pairs(root / "images", mask_folder, _is_image)
     images, masks = [], []
     for image_path, mask_path in zip(image_paths, mask_paths):
-        image, mask = _read_grey(image_path), _read_grey(mask_path)
+        image, mask = _read_grey(image_path), _read_grey(mask_path, mask=True)
         if image.shape != mask.shape:
             raise DataError(f"{mask_path} is {mask.shape[0]}x{mask.shape[1]} but its image {image_path} is "
                             f"{image.shape[0]}x{image.shape[1]}; a mask must have its image's size.")
