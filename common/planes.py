@@ -10,7 +10,8 @@ Every panel is drawn with the true voxel proportions from ``spacing`` (a 1 x 1 x
 squashed) and is labelled on its edges with the patient directions R/L, A/P and S/I.
 
 ``plot_planes`` draws into a stand-alone matplotlib ``Figure`` (no pyplot, no display needed) and can save it
-as a PNG; ``show_planes_interactive`` opens a window with one slider per plane when a display is available.
+as a PNG; ``show_planes_interactive`` opens a window with one slider per plane when a display is available, and
+``planes_widget`` gives the same sliders in a Jupyter or Colab notebook (ipywidgets).
 """
 
 import os
@@ -212,3 +213,42 @@ def show_planes_interactive(volume_or_array, spacing=(1.0, 1.0, 1.0), convention
         slider.on_changed(update)
     plt.show()
     return figure
+
+
+def planes_widget(volume_or_array, spacing=(1.0, 1.0, 1.0), title=None, convention="radiological", cmap="gray"):
+    """The three planes of a volume in a notebook, with one ipywidgets slider per slice index (x, y, z).
+
+    Same arguments as ``plot_planes``; each move of a slider redraws ``plot_planes`` through the new point.
+    The widget lives only while the kernel runs (a saved notebook keeps no picture of it), so a notebook
+    shows the static ``plot_planes`` figure beside it.
+
+    Returns:
+        An ``ipywidgets.VBox``: the picture (``ipywidgets.Image``, PNG) above the three ``IntSlider``s, which
+        are also its ``sliders`` attribute.
+    """
+    import io
+
+    import ipywidgets
+
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}.")
+    array, spacing = _volume_and_spacing(volume_or_array, spacing)
+    centre = _check_point(None, array.shape)
+    picture = ipywidgets.Image(format="png")
+    sliders = [ipywidgets.IntSlider(value=centre[index], min=0, max=array.shape[index] - 1, description=label,
+                                    continuous_update=False, layout=ipywidgets.Layout(width="60%"))
+               for index, label in enumerate(("x (R-L)", "y (A-P)", "z (S-I)"))]
+
+    def draw(_=None):
+        figure = plot_planes(array, spacing, point=tuple(slider.value for slider in sliders), title=title,
+                             convention=convention, cmap=cmap)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=80)
+        picture.value = buffer.getvalue()
+
+    for slider in sliders:
+        slider.observe(draw, names="value")
+    draw()
+    widget = ipywidgets.VBox([picture, *sliders])
+    widget.sliders = sliders
+    return widget

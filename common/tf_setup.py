@@ -31,6 +31,17 @@ NOISE_FRAGMENTS = ("NodeDef mentions attribute use_unbounded_threadpool which is
 _NO_DRIVER_MESSAGE = "failed call to cuInit"
 
 
+def _stderr_fd():
+    """The file descriptor C++ code writes its logs to, 2, or None where the process has none. Not
+    sys.stderr.fileno(): in a Jupyter kernel that is a copy of the original stderr, while fd 2 is the pipe the
+    kernel forwards to the notebook."""
+    try:
+        os.fstat(2)
+    except OSError:
+        return None
+    return 2
+
+
 def is_native_noise(line):
     """Whether a line TensorFlow wrote to stderr is one of the known harmless ones (see the module docstring)."""
     if line.startswith(NOISE_PREFIXES) or any(fragment in line for fragment in NOISE_FRAGMENTS):
@@ -58,11 +69,10 @@ def quiet_native_logs():
     """Within the block, everything written to this process's stderr (fd 2, C++ logs included) goes through a
     filter that drops the known harmless TensorFlow lines (``is_native_noise``) and passes the rest at once.
 
-    Without a real stderr file descriptor (some notebook kernels), the block runs unfiltered.
+    Without a stderr file descriptor, the block runs unfiltered.
     """
-    try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
+    stderr_fd = _stderr_fd()
+    if stderr_fd is None:
         yield
         return
     sys.stderr.flush()
@@ -106,10 +116,8 @@ def import_tensorflow_quietly():
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     configure_tensorflow_logging()
-    try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        # No real file descriptor (e.g. inside some notebooks or test capture): import plainly.
+    stderr_fd = _stderr_fd()
+    if stderr_fd is None:  # no file descriptor to capture: import plainly
         import tensorflow
 
         return _quiet_python_logging(tensorflow)

@@ -31,11 +31,13 @@ def radiological(axial_yx):
     return axial_yx[::-1, ::-1]
 
 
-def preprocessing_figure(run, data):
+def draw_preprocessing(data):
     """Per class, the middle axial slice of one training case before and after preprocessing, each at its own
-    size and voxel aspect (no padding)."""
-    plt = _pyplot()
-    figure, axes = plt.subplots(len(data.examples), 2, figsize=(5.6, 2.7 * len(data.examples) + 0.6), squeeze=False)
+    size and voxel aspect (no padding); returns a matplotlib ``Figure`` (a notebook shows it inline)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.6, 2.7 * len(data.examples) + 0.6))
+    axes = figure.subplots(len(data.examples), 2, squeeze=False)
     for row, (name, raw, spacing, position) in enumerate(data.examples):
         processed = data.x_train[position, :, :, :, 0]  # (D, H, W)
         raw_slice = raw[:, :, raw.shape[2] // 2].T  # RAS+ (X, Y, Z) -> axial slice (Y, X)
@@ -50,9 +52,13 @@ def preprocessing_figure(run, data):
     figure.suptitle(f"Middle axial slice before and after preprocessing; {VIEW}.\nThe model's layout (D, H, W): "
                     "D inferior to superior, H posterior to anterior, W the patient's left to right.", fontsize=7)
     figure.tight_layout()
+    return figure
+
+
+def preprocessing_figure(run, data):
+    """``draw_preprocessing`` saved as the run's figures/preprocessing.png; returns its path."""
     path = run.figures / "preprocessing.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    draw_preprocessing(data).savefig(path, dpi=110)
     return path
 
 
