@@ -1,26 +1,30 @@
 # The suite's commands. Two of them do all the set-up on a fresh clone:
 #   make demo    create .venv, install requirements.txt, run every built assignment on sample data
 #   make test    same install, then the test suite
+#   make notebook Jupyter Lab in .venv, on the assignments' notebooks, with this venv as its kernel
 # Real data: DATA_DIR=/path/to/data make assignment1  (DATA_DIR defaults to the cache in data/).
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
+# pytest-xdist workers for make test: one per core of the 2-core machine the suite is measured on.
+TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install demo test test-real lint data list clean grade new-assignment submit check release \
+.PHONY: help install demo test test-real lint data list clean grade new-assignment submit check release notebook \
         assignment1 assignment2 assignment3 assignment4 assignment5 assignment6
 
 help:
 	@echo "make demo          set up .venv and run every built assignment on sample data"
 	@echo "make install GPU=1 set up .venv with TensorFlow's CUDA libraries (Linux, NVIDIA driver)"
 	@echo "make test          set up .venv and run the test suite (no data or network needed)"
+	@echo "make notebook      start Jupyter Lab on the assignments' notebooks, with this venv as its kernel"
 	@echo "make assignmentN   run assignment N (1-6) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
 	@echo "make check ASSIGNMENT=3                        the student checks of an assignment's parts to write (no ASSIGNMENT: all)"
-	@echo "make release DEST=../course-2027               a student copy: every solution block becomes a TODO"
+	@echo "make release DEST=../course-2027 [GIT_URL=...] a student copy: every solution block becomes a TODO"
 	@echo "make grade RUN=runs/<assignment>/<timestamp>   score a run (or a .zip, or a folder of them) against its rubric"
 	@echo "make new-assignment NAME=my_project FROM=1     copy an assignment to start your own project"
 	@echo "make submit ASSIGNMENT=1                       pack the code and latest finished run into submissions/"
@@ -44,8 +48,13 @@ install: $(INSTALLED)
 demo: $(INSTALLED)
 	$(PY) -m assignments demo
 
+# --dist loadfile keeps each test file on one worker, so each file's shared runs are made once.
 test: $(INSTALLED)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+
+# Jupyter Lab from the venv: its "Python 3" kernel is the venv's own Python, with the suite importable.
+notebook: $(INSTALLED)
+	$(VENV)/bin/jupyter lab --notebook-dir=. assignments
 
 test-real: $(INSTALLED)
 	$(PY) -m pytest -m slow -p no:cacheprovider
@@ -72,7 +81,7 @@ check: $(INSTALLED)
 
 release: $(INSTALLED)
 	@test -n "$(DEST)" || { echo 'usage: make release DEST=../course-release (a new folder)'; exit 2; }
-	$(PY) -m assignments release $(DEST)
+	$(PY) -m assignments release $(DEST) $(if $(GIT_URL),--git-url $(GIT_URL))
 
 new-assignment: $(INSTALLED)
 	@test -n "$(NAME)" -a -n "$(FROM)" || { echo 'usage: make new-assignment NAME=my_project FROM=1'; exit 2; }

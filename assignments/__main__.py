@@ -111,6 +111,8 @@ def main(argv=None):
     checker.add_argument("number", help="1-6, the package name of a copy, or all")
     releaser = commands.add_parser("release", help="write a student copy of the suite (solutions become TODOs)")
     releaser.add_argument("destination", help="a new folder; an existing one is never written into")
+    releaser.add_argument("--git-url", help="the course repository the students clone, written into every "
+                                            "notebook's set-up cell (what Colab installs)")
     grader = commands.add_parser("grade", help="score run folders or submission archives against their rubrics")
     grader.add_argument("paths", nargs="+", help="run folders, submission .zip files, or folders holding them")
     grader.add_argument("--assignment", help="grade with this assignment's rubric (number or package name), "
@@ -208,8 +210,8 @@ def _release(options):
     from assignments.release import MarkerError, release
 
     try:
-        destination, replaced = release(options.destination)
-    except (FileExistsError, MarkerError) as error:
+        destination, replaced = release(options.destination, git_url=options.git_url)
+    except (FileExistsError, MarkerError, ValueError) as error:
         print(f"python -m assignments release: error: {error}", file=sys.stderr)
         return 2
     for name, count in replaced.items():

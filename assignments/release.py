@@ -19,8 +19,11 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END, TODO = "# BEGIN SOLUTION", "# END SOLUTION", "# TODO:"
 # What the copy holds, relative to the repository root; folders are copied whole, less what EXCLUDED matches.
-INCLUDED = ("assignments", "common", "data/README.md", "Makefile", "README.md", "requirements.txt", "pyproject.toml",
-            ".gitignore")
+INCLUDED = ("assignments", "common", "data/README.md", "Makefile", "README.md", "requirements.txt",
+            "requirements-gpu.txt", "pyproject.toml", ".gitignore")
+# The line of every notebook's set-up cell that names the course repository (see common.notebook.SETUP_CELL).
+GIT_URL_LINE = 'SUITE_GIT_URL = ""'
+
 EXCLUDED = ("rubric.py", "fingerprints.py", "__pycache__", "*.pyc", ".ipynb_checkpoints")
 
 
@@ -91,17 +94,45 @@ def _excluded(path):
     return any(path.match(pattern) for pattern in EXCLUDED)
 
 
-def release(destination, source=REPO_ROOT):
+def _check_git_url(git_url):
+    if not re.fullmatch(r"[^\s\"'\\]+", git_url):
+        raise ValueError(f"--git-url {git_url!r} must be one URL without spaces or quotes.")
+
+
+def with_git_url(notebook_text, git_url, name="<notebook>"):
+    """A notebook's JSON text with ``git_url`` as the course repository of its set-up cell.
+
+    Raises:
+        ValueError: the notebook has no set-up cell line ``SUITE_GIT_URL = ""``, or the URL holds a quote.
+    """
+    import json
+
+    _check_git_url(git_url)
+    notebook = json.loads(notebook_text)
+    cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    source = "".join(cells[0]["source"]) if cells else ""
+    if GIT_URL_LINE not in source:
+        raise ValueError(f"{name}: its first code cell has no line {GIT_URL_LINE}; restore the set-up cell "
+                         "(common.notebook.SETUP_CELL).")
+    cells[0]["source"] = source.replace(GIT_URL_LINE, f'SUITE_GIT_URL = "{git_url}"', 1).splitlines(keepends=True)
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
+def release(destination, source=REPO_ROOT, git_url=None):
     """Write the student copy of ``source`` into the new folder ``destination``; returns (destination, the
-    number of blocks replaced per file, relative paths).
+    number of blocks replaced per file, relative paths). ``git_url``, the repository the students will clone,
+    goes into every notebook's set-up cell, so that the notebook installs the course on Colab.
 
     Raises:
         FileExistsError: ``destination`` exists (it is left as it is).
         MarkerError: a marker in the solution is not well formed.
+        ValueError: ``git_url`` is not one URL, or a notebook lost its set-up cell.
     """
     destination, source = Path(destination), Path(source)
     if destination.exists():
         raise FileExistsError(f"{destination} exists; it was left as it is. Choose a new folder for the release.")
+    if git_url is not None:
+        _check_git_url(git_url)
     files = []
     for entry in INCLUDED:
         path = source / entry
@@ -122,6 +153,8 @@ def release(destination, source=REPO_ROOT):
             target.write_text(strip_solutions(path.read_text(), str(relative)))
             shutil.copystat(path, target)
             replaced[str(relative)] = len(blocks)
+        elif git_url is not None and path.suffix == ".ipynb":
+            target.write_text(with_git_url(path.read_text(), git_url, str(relative)))
         else:
             shutil.copy2(path, target)
     staging.rename(destination)

@@ -46,8 +46,8 @@ def resolve_package(name_or_number):
 def new_assignment(name, source, assignments_dir=ASSIGNMENTS_DIR):
     """Copy assignment ``source`` (number or package) to ``assignments_dir/name``; returns the new folder.
 
-    The package name is replaced by the new one in the copy's docstrings and README (its run commands), and
-    nothing else changes: the code finds its own name at run time. An existing folder is never touched.
+    The package name is replaced by the new one in the copy's docstrings, README (its run commands) and
+    notebook (its imports), and nothing else changes: the code finds its own name at run time. An existing folder is never touched.
     """
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name or "") or keyword.iskeyword(name):
         raise WorkflowError(f"{name!r} cannot be a Python package name: use lower-case letters, digits and "
@@ -57,10 +57,13 @@ def new_assignment(name, source, assignments_dir=ASSIGNMENTS_DIR):
     if target.exists():
         raise WorkflowError(f"{target} already exists; it was left as it is. Choose another NAME.")
     shutil.copytree(ASSIGNMENTS_DIR / package, target, ignore=shutil.ignore_patterns(*SKIPPED))
-    for path in [*target.rglob("*.py"), *target.rglob("*.md")]:
+    for path in [*target.rglob("*.py"), *target.rglob("*.md"), *target.rglob("*.ipynb")]:
         text = path.read_text()
         if package in text:
             path.write_text(text.replace(package, name))
+    notebook = target / f"{package}.ipynb"
+    if notebook.exists():  # the notebook is named after its package, as the originals are
+        notebook.rename(target / f"{name}.ipynb")
     readme = target / "README.md"
     if readme.exists():
         lines = readme.read_text().splitlines(keepends=True)

@@ -8,7 +8,10 @@ import common.tf_setup  # noqa: E402,F401  (before anything imports TensorFlow)
 
 common.tf_setup.import_tensorflow_quietly()
 
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
+import fcntl  # noqa: E402
+import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -19,6 +22,8 @@ import pytest  # noqa: E402
 from common.datasets.samples import write_usps_samples  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# Where the test suite leaves every assignment's executed notebook, to be read (git-ignored, as all of runs/).
+EXECUTED_NOTEBOOKS = REPO / "runs" / "notebooks"
 
 
 @pytest.fixture(scope="session")
@@ -69,5 +74,96 @@ def copied_smoke_run(tmp_path_factory):
             folder = Path(completed.stdout.strip().splitlines()[-1])
             cache[number] = CopiedRun(original, name, folder, completed)
         return cache[number]
+
+    return run
+
+
+@contextlib.contextmanager
+def shared_once(tmp_path_factory, key):
+    """A folder ``key`` made once per test session, also across pytest-xdist workers: the block runs with the
+    folder's lock held, and yields (folder, done), ``done`` true when an earlier holder finished it (it wrote
+    ``folder/done``). Each worker has its own temporary folder; their parent is the session's."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / "shared" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder, (folder / "done").is_file()
+
+
+@dataclasses.dataclass
+class NotebookRun:
+    """An assignment's notebook executed top to bottom on the --smoke preset (see ``notebook_run``)."""
+
+    package: str
+    folder: Path  # the run folder the notebook's train.run(config) wrote
+    completed: subprocess.CompletedProcess  # returncode 0; stdout / stderr: the notebook's stream outputs
+    executed: Path  # the executed notebook, with its outputs
+
+
+def notebook_path(package):
+    return REPO / "assignments" / package / f"{package}.ipynb"
+
+
+def execute_notebook(path, runs_dir, executed):
+    """Execute ``path`` with SMOKE=1 in a kernel of this venv, from the notebook's own folder (as Jupyter starts
+    it), its runs under ``runs_dir``; write the executed notebook to ``executed`` (also when a cell fails, so
+    the failure can be read in place) and return it. A cell error raises nbclient's ``CellExecutionError``."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(path, as_version=4)
+    environment = {**os.environ, "SMOKE": "1", "RUNS_DIR": str(runs_dir), "TF_CPP_MIN_LOG_LEVEL": "2",
+                   "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute(env=environment)
+    finally:
+        executed.parent.mkdir(parents=True, exist_ok=True)
+        partial = executed.with_name(f".{executed.name}.partial")
+        nbformat.write(notebook, partial)
+        partial.replace(executed)
+    return notebook
+
+
+def streams(notebook, name):
+    """The text a notebook's cells wrote to ``name`` ("stdout" or "stderr"), in order."""
+    return "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                   for output in cell.get("outputs", []) if output.get("output_type") == "stream"
+                   and output.get("name") == name)
+
+
+@pytest.fixture(scope="session")
+def notebook_run(tmp_path_factory):
+    """``notebook_run(number)``: assignment ``number``'s notebook executed on the --smoke preset, once per test
+    session (shared by the xdist workers), returned as a ``NotebookRun``. The notebook trains through the
+    assignment's ``train.run``, so its run folder is the assignment's --smoke run that the tests read; the
+    executed notebook is also left in runs/notebooks/ to be read."""
+    from assignments.catalogue import ASSIGNMENTS
+
+    def run(number):
+        package = ASSIGNMENTS[number][0]
+        with shared_once(tmp_path_factory, f"notebook_{package}") as (folder, done):
+            if not done:
+                executed = folder / f"{package}.ipynb"
+                try:
+                    notebook = execute_notebook(notebook_path(package), folder / "runs", executed)
+                finally:
+                    if executed.is_file():  # also a failed one, to read where it stopped
+                        EXECUTED_NOTEBOOKS.mkdir(parents=True, exist_ok=True)
+                        partial = EXECUTED_NOTEBOOKS / f".{package}.ipynb.partial"
+                        shutil.copy(executed, partial)
+                        partial.replace(EXECUTED_NOTEBOOKS / f"{package}.ipynb")
+                runs = sorted((folder / "runs" / package).iterdir())
+                assert len(runs) == 1, f"the notebook wrote {len(runs)} run folders: {runs}"
+                (folder / "result.json").write_text(json.dumps(
+                    {"folder": str(runs[0]), "stdout": streams(notebook, "stdout"),
+                     "stderr": streams(notebook, "stderr")}))
+                (folder / "done").write_text("")
+            result = json.loads((folder / "result.json").read_text())
+        completed = subprocess.CompletedProcess(["notebook", package], 0, result["stdout"], result["stderr"])
+        return NotebookRun(package, Path(result["folder"]), completed, folder / f"{package}.ipynb")
 
     return run

@@ -19,15 +19,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory, usps_sample_root, copied_smoke_run):
-    """Two smoke runs with the same seed: one from this package's entry point, and the shared one of a renamed
+def smoke_runs(notebook_run, copied_smoke_run):
+    """Two smoke runs with the same seed: the notebook's (``notebook_run``) and the command line's in a renamed
     copy (``copied_smoke_run``); returns (folders, completed processes)."""
-    runs_dir = tmp_path_factory.mktemp("runs")
-    completed = subprocess.run([sys.executable, "-m", "assignments.a1_usps_fcnet", "--smoke", "--verbose", "0",
-                                "--runs-dir", str(runs_dir)], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    copy = copied_smoke_run(1)
-    return [Path(completed.stdout.strip().splitlines()[-1]), copy.folder], [completed, copy.completed]
+    notebook, copy = notebook_run(1), copied_smoke_run(1)
+    return [notebook.folder, copy.folder], [notebook.completed, copy.completed]
 
 
 def test_run_folder_has_every_artefact(smoke_runs):
@@ -75,7 +71,7 @@ def test_same_seed_same_metrics(smoke_runs):
 
 
 def test_terminal_output_is_clean(smoke_runs):
-    completed = smoke_runs[1][0]
+    completed = smoke_runs[1][1]  # the command line's
     assert "I0000" not in completed.stderr and "cuInit" not in completed.stderr
 
 

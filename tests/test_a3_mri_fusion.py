@@ -33,9 +33,9 @@ def _cli(*args, cwd=REPO):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(copied_smoke_run):
-    """The --smoke run of a renamed copy of this assignment (shared with the template and grading tests)."""
-    run = copied_smoke_run(3)
+def smoke_run(notebook_run):
+    """This assignment's --smoke run, made by its notebook (shared with the notebook and grading tests)."""
+    run = notebook_run(3)
     return run.folder, run.completed
 
 

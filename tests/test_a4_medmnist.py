@@ -40,10 +40,10 @@ def _cli(*args, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(copied_smoke_run):
-    """(run folder, metrics) of the ``--smoke`` run of a student's copy of this assignment (conftest.py), the
-    run that ``make demo`` starts and that the copy and grading tests share."""
-    folder = copied_smoke_run(4).folder
+def smoke_run(notebook_run):
+    """(run folder, metrics) of this assignment's ``--smoke`` run, made by its notebook (conftest.py), the run
+    that ``make demo`` starts and that the notebook and grading tests share."""
+    folder = notebook_run(4).folder
     return folder, json.loads((folder / "metrics.json").read_text())
 
 

@@ -24,12 +24,12 @@ def _cli(*args, timeout=300):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(copied_smoke_run):
-    """The --smoke run of a renamed copy of this assignment (shared with the template and grading tests):
-    (run folder, the copy's package name, test image paths, test labels)."""
-    run = copied_smoke_run(5)
+def smoke_run(notebook_run):
+    """This assignment's --smoke run, made by its notebook (shared with the notebook and grading tests):
+    (run folder, the package name, test image paths, test labels)."""
+    run = notebook_run(5)
     test_paths, test_labels, _ = list_image_folder(SAMPLES_DIR / "brain_tumor_mri" / "Testing")
-    return run.folder, run.name, test_paths, test_labels
+    return run.folder, run.package, test_paths, test_labels
 
 
 def test_run_folder_metrics_and_report(smoke_run):
@@ -82,17 +82,13 @@ def test_predict_agrees_with_the_evaluation_and_survives_a_bad_file(smoke_run, t
 
 
 def test_predict_reads_dicom_and_finds_the_newest_run(smoke_run):
-    """The copy's own ``predict`` finds the copy's newest run (runs/<copy name>/) without --model."""
-    import os
-
+    """``predict`` finds the newest run (runs/<package>/) without --model."""
     from pydicom.data import get_testdata_file
 
     folder, name, _, _ = smoke_run
-    workspace, runs_dir = folder.parents[2], folder.parents[1]
     completed = subprocess.run([sys.executable, "-m", f"assignments.{name}", "predict",
-                                get_testdata_file("CT_small.dcm"), "--runs-dir", str(runs_dir)], cwd=workspace,
-                               env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
-                               timeout=300)
+                                get_testdata_file("CT_small.dcm"), "--runs-dir", str(folder.parents[1])], cwd=REPO,
+                               capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "CT_small.dcm" in completed.stdout and "not for diagnosis" in completed.stdout
 

@@ -1,10 +1,11 @@
-"""Student templates and grading, end to end: every built assignment is copied under a new name, its copy
-runs its --smoke path in a folder where no other assignment exists (the ``copied_smoke_run`` fixture in
-conftest.py), and the grader scores the run, catches an edited metrics.json, reports missing files without
-crashing, and checks packed submissions."""
+"""Student templates and grading, end to end: every built assignment's copy under a new name imports and
+names itself; the grader scores each assignment's --smoke run (the one its notebook makes, ``notebook_run`` in
+conftest.py), catches an edited metrics.json, reports missing files without crashing, and checks packed
+submissions. (Assignment 1's test runs a renamed copy end to end.)"""
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,27 +24,43 @@ BUILT = [number for number in ASSIGNMENTS if is_built(number)]
 
 
 @pytest.fixture(scope="module", params=BUILT, ids=[ASSIGNMENTS[number][0] for number in BUILT])
-def copied_run(request, copied_smoke_run):
-    """(original package, copy name, run folder) of a --smoke run of a renamed copy of one assignment."""
-    run = copied_smoke_run(request.param)
-    return run.original, run.name, run.folder
+def smoke_run(request, notebook_run):
+    """(package, run folder) of one assignment's --smoke run, made by its notebook."""
+    run = notebook_run(request.param)
+    return run.package, run.folder
 
 
 def _failed(sheet):
     return {item.name: item.evidence for item in sheet.items if item.status == FAIL}
 
 
-def test_copy_runs_under_its_new_name_and_its_readme_says_so(copied_run):
-    original, name, run_folder = copied_run
-    assert run_folder.parent.name == name, "runs are filed under the copy's own name"
-    copy_folder = run_folder.parents[2] / "assignments" / name
-    readme = (copy_folder / "README.md").read_text()
-    assert f"python -m assignments.{name}" in readme and f"Started from `{original}`" in readme
-    assert original not in (copy_folder / "__init__.py").read_text()
+def test_every_copy_imports_under_its_new_name_and_its_readme_says_so(tmp_path):
+    """A copy of each assignment in a folder where no other assignment exists: every module imports, the copy
+    files its runs under its own name, its README and notebook name it."""
+    (tmp_path / "assignments").mkdir()
+    shutil.copy(REPO / "assignments" / "__init__.py", tmp_path / "assignments" / "__init__.py")
+    copies = {}
+    for number in BUILT:
+        original, name = ASSIGNMENTS[number][0], f"student_copy_{number}"
+        folder = new_assignment(name, str(number), assignments_dir=tmp_path / "assignments")
+        readme = (folder / "README.md").read_text()
+        assert f"python -m assignments.{name}" in readme and f"Started from `{original}`" in readme
+        assert original not in (folder / "__init__.py").read_text()
+        notebook = (folder / f"{name}.ipynb").read_text()
+        assert f"from assignments.{name}" in notebook and original not in notebook
+        assert not (folder / f"{original}.ipynb").exists()
+        copies[name] = sorted(path.stem for path in folder.glob("*.py") if path.stem != "__main__")
+    program = "\n".join(["import importlib"] + [
+        f"assert importlib.import_module('assignments.{name}.{module}')" for name, modules in copies.items()
+        for module in modules] + [f"assert importlib.import_module('assignments.{name}.config').ASSIGNMENT == "
+                                  f"'{name}'" for name in copies])
+    completed = subprocess.run([sys.executable, "-c", program], cwd=tmp_path, capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-3000:]
 
 
-def test_grade_passes_a_fresh_smoke_run_with_allow_sample(copied_run):
-    original, _, run_folder = copied_run
+def test_grade_passes_a_fresh_smoke_run_with_allow_sample(smoke_run):
+    original, run_folder = smoke_run
     sheet = grade_run(run_folder, assignment=original, allow_sample=True)
     assert sheet.verdict == PASS, _failed(sheet)
     statuses = {item.name: item.status for item in sheet.items}
@@ -54,9 +71,9 @@ def test_grade_passes_a_fresh_smoke_run_with_allow_sample(copied_run):
     assert strict.verdict == FAIL and "real data" in _failed(strict)
 
 
-def test_grade_reruns_every_submitted_model_on_the_data(copied_run):
+def test_grade_reruns_every_submitted_model_on_the_data(smoke_run):
     """The sample data are at hand, so the grader predicts the test split with every model file itself."""
-    original, _, run_folder = copied_run
+    original, run_folder = smoke_run
     sheet = grade_run(run_folder, assignment=original, allow_sample=True, data_dir=default_data_dir())
     assert sheet.verdict == PASS, _failed(sheet)
     reruns = {item.name: item for item in sheet.items if item.name.startswith("re-run")}
@@ -90,8 +107,8 @@ def _sample_test_cases(original, config):
     return ensure_samples("brain_tumor_mri") / "brain_tumor_mri" / "Testing"
 
 
-def test_hidden_test_set_scores_every_submitted_model(copied_run):
-    original, _, run_folder = copied_run
+def test_hidden_test_set_scores_every_submitted_model(smoke_run):
+    original, run_folder = smoke_run
     config = json.loads((run_folder / "config.json").read_text())
     sheet = grade_run(run_folder, assignment=original, allow_sample=True,
                       hidden_test=str(_sample_test_cases(original, config)))
@@ -102,16 +119,16 @@ def test_hidden_test_set_scores_every_submitted_model(copied_run):
     assert "## Hidden test set" in sheet.to_markdown()
 
 
-def test_a_hidden_test_set_that_cannot_be_read_fails_its_item(copied_run, tmp_path):
-    original, _, run_folder = copied_run
+def test_a_hidden_test_set_that_cannot_be_read_fails_its_item(smoke_run, tmp_path):
+    original, run_folder = smoke_run
     (tmp_path / "hidden.npz").write_bytes(b"not a test set")
     failed = _failed(grade_run(run_folder, assignment=original, allow_sample=True,
                                hidden_test=str(tmp_path / "hidden.npz")))
     assert "hidden test set" in failed and "hidden.npz" in failed["hidden test set"], failed
 
 
-def test_grade_catches_an_edited_metrics_file(copied_run, tmp_path):
-    original, _, run_folder = copied_run
+def test_grade_catches_an_edited_metrics_file(smoke_run, tmp_path):
+    original, run_folder = smoke_run
     edited = shutil.copytree(run_folder, tmp_path / run_folder.name)
     metrics = json.loads((edited / "metrics.json").read_text())
     row = metrics["results"][0]
@@ -122,8 +139,8 @@ def test_grade_catches_an_edited_metrics_file(copied_run, tmp_path):
     assert "metrics.json says" in failed[f"re-score {row['model']} on {row['split']}"]
 
 
-def test_grade_reports_missing_and_broken_files_without_crashing(copied_run, tmp_path):
-    original, _, run_folder = copied_run
+def test_grade_reports_missing_and_broken_files_without_crashing(smoke_run, tmp_path):
+    original, run_folder = smoke_run
     broken = shutil.copytree(run_folder, tmp_path / run_folder.name)
     (broken / "report.md").unlink()
     first_prediction = sorted((broken / "predictions").glob("*.npz"))[0]
@@ -148,8 +165,8 @@ def test_unknown_assignment_and_empty_folder_are_reported(tmp_path):
     assert "metrics.json readable" in failed and "artefact report.md" in failed
 
 
-def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_path):
-    original, _, run_folder = copied_run
+def test_submission_archive_is_graded_and_tampering_is_caught(smoke_run, tmp_path):
+    original, run_folder = smoke_run
     archive = pack_submission(original, None, tmp_path, run=run_folder)
     with zipfile.ZipFile(archive) as bundle:
         names = bundle.namelist()
@@ -177,8 +194,8 @@ def test_submission_archive_is_graded_and_tampering_is_caught(copied_run, tmp_pa
     assert "archive readable" in _failed(grade_run(tmp_path / "garbage.zip"))
 
 
-def test_grading_command_scores_a_folder_of_runs_into_one_csv(copied_run, tmp_path):
-    original, _, run_folder = copied_run
+def test_grading_command_scores_a_folder_of_runs_into_one_csv(smoke_run, tmp_path):
+    original, run_folder = smoke_run
     students = tmp_path / "students"
     for student in ("ada", "grace"):
         shutil.copytree(run_folder, students / student / run_folder.name)

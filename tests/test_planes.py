@@ -6,7 +6,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from common.datasets.volumes import Volume
-from common.planes import plot_planes
+from common.planes import planes_widget, plot_planes
 
 
 def _marked_volume(shape=(20, 24, 16)):
@@ -84,3 +84,17 @@ def test_interactive_viewer_is_importable():
     from common.planes import display_available, show_planes_interactive
 
     assert callable(show_planes_interactive) and isinstance(display_available(), bool)
+
+
+def test_notebook_widget_redraws_the_planes_through_the_sliders_point():
+    import io
+
+    widget = planes_widget(_marked_volume(), spacing=(1.0, 1.0, 2.0), title="marked")
+    x, y, z = widget.sliders
+    assert (x.value, y.value, z.value) == (10, 12, 8) and (x.max, y.max, z.max) == (19, 23, 15)
+    centre = widget.children[0].value
+    assert matplotlib.image.imread(io.BytesIO(centre)).ndim == 3
+    z.value = 15  # through the bright block's axial slice
+    assert widget.children[0].value != centre
+    with pytest.raises(ValueError, match="3D"):
+        planes_widget(np.zeros((4, 4)))
