@@ -47,7 +47,8 @@ def new_assignment(name, source, assignments_dir=ASSIGNMENTS_DIR):
     """Copy assignment ``source`` (number or package) to ``assignments_dir/name``; returns the new folder.
 
     The package name is replaced by the new one in the copy's docstrings, README (its run commands) and
-    notebook (its imports), and nothing else changes: the code finds its own name at run time. An existing folder is never touched.
+    notebook (its imports; the notebook is renamed too), and nothing else changes: the code finds its own name
+    at run time. An existing folder is never touched.
     """
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name or "") or keyword.iskeyword(name):
         raise WorkflowError(f"{name!r} cannot be a Python package name: use lower-case letters, digits and "

@@ -42,15 +42,29 @@ def inline_figures():
         shell.run_line_magic("matplotlib", "inline")
 
 
+_native_log_filter = None
+
+
 def describe_machine():
-    """Print what this kernel trains on: TensorFlow's version, the GPUs it sees, and where data and runs go;
-    turn on inline figures (``inline_figures``)."""
+    """Print what this kernel trains on: TensorFlow's version, the GPUs it sees, and where data and runs go.
+
+    It also readies the kernel for the suite, once: figures inline (``inline_figures``), and the harmless C++
+    lines TensorFlow logs during training dropped from the notebook as the command line drops them
+    (``common.tf_setup.filter_native_logs_from_now_on``; every other line still shows).
+    """
+    global _native_log_filter
     from common.config import default_data_dir, default_runs_dir
+    from common.tf_setup import filter_native_logs_from_now_on
 
     inline_figures()
+    if _native_log_filter is None:
+        _native_log_filter = filter_native_logs_from_now_on()
     from common.tf_setup import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
+    # In an interactive session TensorFlow sets its logger to INFO (every SavedModel export would say so);
+    # a script's level is WARNING.
+    tf.get_logger().setLevel("WARNING")
     import keras
 
     gpus = tf.config.list_physical_devices("GPU")

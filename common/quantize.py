@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from common.evaluate import evaluate_predictions
-from common.tf_setup import import_tensorflow_quietly, is_native_noise
+from common.tf_setup import import_tensorflow_quietly, is_native_noise, native_stderr_fd
 
 tf = import_tensorflow_quietly()
 import keras  # noqa: E402
@@ -61,10 +61,8 @@ def _quiet_native_stderr():
 
     If the body raises, everything captured is replayed, so the converter's own explanation reaches the user.
     """
-    try:
-        stderr_fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        # No real file descriptor (some notebooks): let the logs through rather than fail.
+    stderr_fd = native_stderr_fd()
+    if stderr_fd is None:  # no stderr file descriptor: let the logs through rather than fail
         yield
         return
     sys.stderr.flush()

@@ -31,7 +31,7 @@ NOISE_FRAGMENTS = ("NodeDef mentions attribute use_unbounded_threadpool which is
 _NO_DRIVER_MESSAGE = "failed call to cuInit"
 
 
-def _stderr_fd():
+def native_stderr_fd():
     """The file descriptor C++ code writes its logs to, 2, or None where the process has none. Not
     sys.stderr.fileno(): in a Jupyter kernel that is a copy of the original stderr, while fd 2 is the pipe the
     kernel forwards to the notebook."""
@@ -71,7 +71,7 @@ def quiet_native_logs():
 
     Without a stderr file descriptor, the block runs unfiltered.
     """
-    stderr_fd = _stderr_fd()
+    stderr_fd = native_stderr_fd()
     if stderr_fd is None:
         yield
         return
@@ -90,6 +90,26 @@ def quiet_native_logs():
         filter_process.stdin.close()
         filter_process.wait(timeout=30)
         os.close(saved_fd)
+
+
+def filter_native_logs_from_now_on():
+    """Pass this process's stderr (fd 2) through the same filter as ``quiet_native_logs`` until the process
+    ends: for a Jupyter kernel, whose cells cannot all sit in one ``with`` block. Returns the filter process,
+    or None without a stderr file descriptor. Call it once per process."""
+    stderr_fd = native_stderr_fd()
+    if stderr_fd is None:
+        return None
+    sys.stderr.flush()
+    saved_fd = os.dup(stderr_fd)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    filter_process = subprocess.Popen([sys.executable, "-c", _FILTER_PROGRAM], stdin=subprocess.PIPE,
+                                      stdout=saved_fd, env=environment, close_fds=True)
+    os.dup2(filter_process.stdin.fileno(), stderr_fd)
+    # fd 2 now holds the pipe's only write end: the filter ends when this process closes it, at exit.
+    filter_process.stdin.close()
+    os.close(saved_fd)
+    return filter_process
 
 
 def configure_tensorflow_logging(level="2"):
@@ -116,7 +136,7 @@ def import_tensorflow_quietly():
     if "tensorflow" in sys.modules:
         return sys.modules["tensorflow"]
     configure_tensorflow_logging()
-    stderr_fd = _stderr_fd()
+    stderr_fd = native_stderr_fd()
     if stderr_fd is None:  # no file descriptor to capture: import plainly
         import tensorflow
 

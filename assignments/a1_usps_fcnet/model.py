@@ -7,13 +7,17 @@ import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
 
-def augmentation_layers(max_shift_pixels=1, max_rotation_degrees=11.0, image_side=16):
-    """Training-time augmentation: small random shifts and rotations. Inactive at inference."""
+def augmentation_layers(max_shift_pixels=1, max_rotation_degrees=11.0, image_side=16, seed=None):
+    """Training-time augmentation: small random shifts and rotations. Inactive at inference.
+
+    ``seed`` fixes the layers' own random draws (the report's augmentation figure); None follows the global
+    seed, as in training."""
     shift = max_shift_pixels / image_side
     return keras.Sequential(
         [
-            layers.RandomTranslation(shift, shift, fill_mode="constant", fill_value=0.0),
-            layers.RandomRotation(max_rotation_degrees / 360.0, fill_mode="constant", fill_value=0.0),
+            layers.RandomTranslation(shift, shift, fill_mode="constant", fill_value=0.0, seed=seed),
+            layers.RandomRotation(max_rotation_degrees / 360.0, fill_mode="constant", fill_value=0.0,
+                                  seed=None if seed is None else seed + 1),
         ],
         name="augmentation",
     )

@@ -6,6 +6,7 @@ from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_c
 from common.report import figure_list, markdown_table, sample_data_banner
 
 from .data import CLASS_NAMES
+from .model import augmentation_layers
 
 # Published reference points for USPS.
 REFERENCES = [
@@ -17,10 +18,69 @@ REFERENCES = [
 ]
 
 
+def draw_examples(data, per_class=4):
+    """The first ``per_class`` training digits of every class, one column per digit, as the networks receive
+    them (16 x 16, 0 = background, 1 = ink); returns a matplotlib ``Figure`` (a notebook shows it inline)."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(0.8 * len(CLASS_NAMES), 0.85 * per_class + 0.5))
+    axes = figure.subplots(per_class, len(CLASS_NAMES), squeeze=False)
+    for label, name in enumerate(CLASS_NAMES):
+        for row, index in enumerate(np.flatnonzero(data.y_train == label)[:per_class]):
+            axes[row, label].imshow(data.x_train[index, :, :, 0], cmap="gray", vmin=0.0, vmax=1.0)
+        axes[0, label].set_title(name, fontsize=9)
+    for axis in axes.ravel():
+        axis.axis("off")
+    figure.suptitle(f"Training digits, {per_class} per class: {data.title}", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def draw_augmentation(data, count=5, copies=5, seed=0):
+    """``count`` training digits as loaded (first column) and ``copies`` random shifts and rotations of each,
+    drawn by the networks' own augmentation layers (``model.augmentation_layers``) as in a training batch;
+    returns a matplotlib ``Figure``."""
+    from matplotlib.figure import Figure
+
+    images = data.x_train[:count]
+    augment = augmentation_layers(image_side=images.shape[1], seed=seed)
+    augmented = [np.asarray(augment(images, training=True)) for _ in range(copies)]
+    figure = Figure(figsize=(0.95 * (copies + 1), 0.95 * count + 0.6))
+    axes = figure.subplots(count, copies + 1, squeeze=False)
+    for row in range(count):
+        for column, batch in enumerate([images, *augmented]):
+            axes[row, column].imshow(batch[row, :, :, 0], cmap="gray", vmin=0.0, vmax=1.0)
+            axes[row, column].axis("off")
+    axes[0, 0].set_title("as loaded", fontsize=8)
+    for column in range(1, copies + 1):
+        axes[0, column].set_title(f"augmented {column}", fontsize=8)
+    figure.suptitle("Augmentation of training batches: shifts up to 1 pixel, rotations up to about 11 degrees\n"
+                    "(validation and test digits are never augmented)", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def examples_figure(run, data):
+    """``draw_examples`` saved as the run's figures/examples.png; returns its path."""
+    path = run.figures / "examples.png"
+    draw_examples(data).savefig(path, dpi=110)
+    return path
+
+
+def augmentation_figure(run, data):
+    """``draw_augmentation`` saved as the run's figures/augmentation.png; returns its path."""
+    path = run.figures / "augmentation.png"
+    draw_augmentation(data).savefig(path, dpi=110)
+    return path
+
+
 def make_figures(config, run, data, fits, rows, scores):
     """Every figure of the report; returns {caption: path relative to the run folder}."""
-    figures = {"learning curves (loss, accuracy)": plot_learning_curves(
-        {name: fit.history for name, fit in fits.items()}, run.figures / "learning_curves.png")}
+    figures = {"training digits per class": examples_figure(run, data)}
+    if config.augment:
+        figures["augmentation of training batches"] = augmentation_figure(run, data)
+    figures["learning curves (loss, accuracy)"] = plot_learning_curves(
+        {name: fit.history for name, fit in fits.items()}, run.figures / "learning_curves.png")
     for row in rows:
         name = row["model"]
         figures[f"{name}: confusion matrix (test)"] = plot_confusion_matrix(

@@ -167,6 +167,14 @@ def read_spect_image(path, volume_slices=5):
     return array
 
 
+def volume_cases(data):
+    """The cases of ``data`` (a ``SpectData``) stored as 3D volumes, NIfTI files and DICOM series folders, as
+    (path, class name) pairs in reading order; single-slice ``.dcm`` files are 2D images and are left out.
+    ``common.datasets.volumes.load_volume(path)`` reads one in RAS+ orientation, as ``read_spect_image`` does."""
+    return [(path, data.class_names[label]) for path, label in zip(data.paths, data.labels)
+            if Path(path).is_dir() or path.lower().endswith(VOLUME_SUFFIXES)]
+
+
 # ------------------------------------------------------------------------------------ crop and normalise
 
 

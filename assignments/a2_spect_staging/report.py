@@ -1,12 +1,16 @@
 """Assignment 2's figures (located striatum and crop, crops, the cross-validation comparison, confusion matrices,
 learning curves, ROC) and report.md."""
 
+from pathlib import Path
+
 import numpy as np
 
+from common.datasets.volumes import load_volume
+from common.planes import plot_planes
 from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_curves, plot_roc_curves
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 
-from .data import normalize
+from .data import normalize, volume_cases
 
 STRATEGY_COLOURS = {"oversampling": "C0", "class_weight": "C1"}
 
@@ -20,29 +24,59 @@ def _pyplot():
     return plt
 
 
-def examples_figure(run, data, config):
-    """Per class: the first training image with the located striatum and the crop box, and the crop."""
+def draw_preprocessing(data, config):
+    """Per class (columns), the first training case before and after preprocessing: the source image with the
+    located striatum (+) and the crop box, the crop in grey levels, and the crop after each of the two
+    intensity normalisations (per image; dataset-wide, from the training crops), both shown on one scale from 0
+    to 1. Returns a matplotlib ``Figure`` (a notebook shows it inline)."""
     import matplotlib.patches
+    from matplotlib.figure import Figure
 
-    plt = _pyplot()
-    figure, axes = plt.subplots(2, len(data.examples), figsize=(2.6 * len(data.examples), 5.4), squeeze=False)
+    picks = [data.train_index[data.labels[data.train_index] == label][0] for label in range(len(data.examples))]
+    crops = data.images[picks]
+    per_image, _ = normalize(crops, "per_image")
+    dataset, scale = normalize(crops, "dataset", reference=data.images[data.train_index])
+    figure = Figure(figsize=(2.6 * len(data.examples), 10.4))
+    axes = figure.subplots(4, len(data.examples), squeeze=False)
+    half = config.crop_size / 2
     for column, (name, image, centre) in enumerate(data.examples):
-        axis = axes[0, column]
-        axis.imshow(image, cmap="gray")
-        half = config.crop_size / 2
-        axis.add_patch(matplotlib.patches.Rectangle((centre[1] - half, centre[0] - half), config.crop_size,
-                                                    config.crop_size, fill=False, edgecolor="yellow", linewidth=1))
-        axis.plot(centre[1], centre[0], "+", color="red")
-        axis.set_title(f"{name}: {image.shape[0]}x{image.shape[1]}, centre +", fontsize=8)
-        axis.axis("off")
-        crop = data.images[data.train_index[data.labels[data.train_index] == column][0], ..., 0]
-        axes[1, column].imshow(crop, cmap="gray")
-        axes[1, column].set_title(f"{config.crop_size}x{config.crop_size} crop", fontsize=8)
-        axes[1, column].axis("off")
-    path = run.figures / "examples.png"
+        axes[0, column].imshow(image, cmap="gray")
+        axes[0, column].add_patch(matplotlib.patches.Rectangle(
+            (centre[1] - half, centre[0] - half), config.crop_size, config.crop_size, fill=False, edgecolor="yellow",
+            linewidth=1))
+        axes[0, column].plot(centre[1], centre[0], "+", color="red")
+        axes[0, column].set_title(f"{name}: {image.shape[0]}x{image.shape[1]}, centre +", fontsize=8)
+        axes[1, column].imshow(crops[column, ..., 0], cmap="gray")
+        axes[1, column].set_title(f"{config.crop_size}x{config.crop_size} crop, grey levels "
+                                  f"{crops[column].min():.0f}-{crops[column].max():.0f}", fontsize=8)
+        rows = ((per_image, "per image"), (dataset, f"dataset-wide (/ {scale:.0f})"))
+        for row, (normalised, label) in enumerate(rows, start=2):
+            axes[row, column].imshow(normalised[column, ..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+            axes[row, column].set_title(f"{label}: max {normalised[column].max():.2f}", fontsize=8)
+        for axis in axes[:, column]:
+            axis.axis("off")
+    figure.suptitle("Located striatum and crop; the two intensity normalisations (rows 3-4, scale 0-1)\n"
+                    "radiological view: anterior up, the patient's right on the image's left", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return figure
+
+
+def examples_figure(run, data, config):
+    """``draw_preprocessing`` saved as the run's figures/examples.png; returns its path."""
+    path = run.figures / "examples.png"
+    draw_preprocessing(data, config).savefig(path, dpi=110)
+    return path
+
+
+def planes_figure(run, data):
+    """The first volume case (NIfTI or DICOM series) in three planes, saved as figures/planes.png; returns its
+    path, or None when every case is a 2D image."""
+    cases = volume_cases(data)
+    if not cases:
+        return None
+    source, name = cases[0]
+    path = run.figures / "planes.png"
+    plot_planes(load_volume(source), path=path, title=f"{name}: {Path(source).name}, as read (RAS+)")
     return path
 
 
@@ -81,8 +115,11 @@ def make_figures(run, config, data, normalization, cv_rows, cv_baselines, chosen
     train = data.train_index
     picks = np.concatenate([train[data.labels[train] == label][:6] for label in range(len(data.class_names))])
     crops, _ = normalize(data.images[picks], normalization, reference=data.images[train])
-    figures = {
-        "located striatum and crop": examples_figure(run, data, config),
+    figures = {"located striatum, crop and the two normalisations": examples_figure(run, data, config)}
+    planes = planes_figure(run, data)
+    if planes is not None:
+        figures["one volume case in three planes (as read, before the reduction to one image)"] = planes
+    figures |= {
         f"training crops ({normalization} normalisation)": plot_image_grid(
             crops, [data.class_names[data.labels[index]] for index in picks], run.figures / "crops.png", columns=6),
         "cross-validation comparison": cv_figure(run, cv_rows, cv_baselines, chosen),

@@ -65,6 +65,16 @@ class TaskData:
                 "task": self.task, "class_names": self.class_names, "test_split": self.test_split,
                 "counts": {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}}
 
+    def class_counts(self):
+        """Images per class in each split, as rows {"split": ..., <class name>: count} (for a multi-label set,
+        the images with each finding)."""
+        rows = []
+        for split, labels in (("train", self.y_train), ("validation", self.y_val), ("test", self.y_test)):
+            counts = (labels.sum(axis=0) if self.task == "multi-label"
+                      else np.bincount(labels, minlength=self.num_outputs))
+            rows.append({"split": split, **{name: int(count) for name, count in zip(self.class_names, counts)}})
+        return rows
+
     def describe(self):
         """A one-line summary of the splits and the class balance (training split)."""
         counts = (self.y_train.sum(axis=0) if self.task == "multi-label"
@@ -73,6 +83,22 @@ class TaskData:
         return (f"{self.title}: {len(self.y_train)} train / {len(self.y_val)} validation / {len(self.y_test)} test, "
                 f"{self.task}; training {'positives per label' if self.task == 'multi-label' else 'classes'}: "
                 f"{balance}")
+
+
+def volume_as_xyz(volume):
+    """One MedMNIST volume, (D, H, W) or (D, H, W, 1), as the (X, Y, Z) array ``common.planes.plot_planes`` shows.
+
+    MedMNIST records neither the orientation nor the voxel size of its volumes; the suite reads D as inferior ->
+    superior, H as posterior -> anterior and W as the patient's left -> right (as assignment 3 does), so the
+    orientation letters of the planes follow from that reading.
+    """
+    volume = np.asarray(volume)
+    if volume.ndim == 4 and volume.shape[-1] == 1:
+        volume = volume[..., 0]
+    if volume.ndim != 3:
+        raise ValueError(f"volume_as_xyz takes one volume (D, H, W) or (D, H, W, 1), got shape {volume.shape}; "
+                         "pass data.x_train[i], not the whole split.")
+    return np.transpose(volume, (2, 1, 0))
 
 
 def load_task_data(flag, size, config):

@@ -1,4 +1,6 @@
-"""Assignment 4's figures (learning curves, ROC, confusion matrices, Grad-CAM grids) and its report.md."""
+"""Assignment 4's figures (training images, augmentation before and after, learning curves, ROC, confusion
+matrices, Grad-CAM grids) and its report.md. The ``draw_*`` functions return a matplotlib Figure (the notebook shows
+them); the ``*_figure`` ones save them into a run folder."""
 
 import numpy as np
 
@@ -21,10 +23,121 @@ def _class_label(data, index):
     return f"grade {name}" if name.isdigit() else name
 
 
-def _members(data, label, count):
-    """The first ``count`` test images of class (or, for multi-label, with finding) ``label``."""
-    hits = data.y_test[:, label] == 1 if data.task == "multi-label" else data.y_test == label
+def _members(data, label, count, split="test"):
+    """The first ``count`` images of ``split`` ("train" or "test") of class (or, for multi-label, with finding)
+    ``label``."""
+    labels = data.y_test if split == "test" else data.y_train
+    hits = labels[:, label] == 1 if data.task == "multi-label" else labels == label
     return np.flatnonzero(hits)[:count]
+
+
+def _shown(image):
+    """An image (H, W, C) or a volume (D, H, W, 1) as matplotlib shows it: a volume by its middle slice along D,
+    a grey image as (H, W); values clipped to [0, 1]."""
+    image = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    if image.ndim == 4:
+        image = image[image.shape[0] // 2]
+    return image[..., 0] if image.shape[-1] == 1 else image
+
+
+def _draw_panels(figure, panels, columns):
+    """``panels``: a list of rows, each a list of (image, title); returns the axes."""
+    axes = figure.subplots(len(panels), columns, squeeze=False)
+    for row, entries in zip(axes, panels):
+        for axis, entry in zip(row, [*entries, *[None] * (columns - len(entries))]):
+            axis.axis("off")
+            if entry is not None:
+                image, title = entry
+                image = _shown(image)
+                axis.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0.0, vmax=1.0)
+                axis.set_title(title, fontsize=7)
+    return axes
+
+
+def draw_examples(data, per_class=4):
+    """The first ``per_class`` training images of every class (for a multi-label set, with every finding), one
+    row per class; a volume is shown by its middle slice along D. Returns a matplotlib ``Figure``."""
+    from matplotlib.figure import Figure
+
+    panels = [[(data.x_train[index], f"{_class_label(data, label)} (#{index})")
+               for index in _members(data, label, per_class, split="train")] for label in range(data.num_outputs)]
+    panels = [row for row in panels if row] or [[(np.zeros((1, 1, 1)), "no images")]]
+    figure = Figure(figsize=(max(1.6 * per_class + 0.4, 5.0), 1.7 * len(panels) + 0.6))
+    _draw_panels(figure, panels, per_class)
+    volume = data.x_train.ndim == 5
+    figure.suptitle(f"{data.key}: training images, one row per class"
+                    + (" (middle slice along D of each volume)" if volume else ""), fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def examples_figure(run, data, per_class=4):
+    """``draw_examples`` saved as the run's figures/examples_<set>.png; returns its path."""
+    path = run.figures / f"examples_{data.key}.png"
+    draw_examples(data, per_class).savefig(path, dpi=110)
+    return path
+
+
+def draw_augmentation(data, augmentation, seed, draws=3):
+    """One training image per class before and after the training pipeline's augmentation.
+
+    The images go through ``common.augment.augmented_dataset`` (and ``mixup_batches`` when
+    ``augmentation["mixup_alpha"]`` is set), the functions training uses, ``draws`` times with new random draws
+    each time, as in successive epochs. Each image carries a one-hot "label" of its own position, so that after
+    shuffling and mixup the figure knows which original every output came from and how much of a partner
+    mixup blended in.
+
+    Args:
+        data: a ``TaskData``; its images (N, H, W, C) or volumes (N, D, H, W, 1) in [0, 1].
+        augmentation: ``augmented_dataset`` keyword arguments plus an optional ``mixup_alpha``, as
+            ``A4Config.augmentation_2d()`` and ``augmentation_3d()`` give them.
+        seed: the seed of the random draws (the run's seed).
+
+    Returns:
+        A matplotlib ``Figure``: the originals in the first row, one row per draw below; a volume is shown by
+        its middle slice along D, as stored (rows H, columns W).
+    """
+    from matplotlib.figure import Figure
+
+    from common.augment import augmented_dataset, mixup_batches
+
+    picks, names = [], []
+    for label in range(data.num_outputs):
+        for index in _members(data, label, 1, split="train"):
+            picks.append(int(index))
+            names.append(f"#{index} ({_class_label(data, label)})")
+    images, count = data.x_train[picks], len(picks)
+    settings = dict(augmentation)
+    mixup_alpha = settings.pop("mixup_alpha", 0.0)
+    positions = np.eye(count, dtype=np.float32)
+    dataset = augmented_dataset(images, positions, count, seed, **settings)
+    if mixup_alpha:
+        dataset = mixup_batches(dataset, mixup_alpha, seed + 1)
+    panels = [[(image, f"{name}: original") for image, name in zip(images, names)]]
+    for draw, (batch, shares) in enumerate(dataset.repeat(draws).as_numpy_iterator(), start=1):
+        order = np.argsort(np.argmax(shares, axis=1), kind="stable")  # back to the originals' order
+        row = []
+        for position in order:
+            share = shares[position]
+            partner = int(np.argsort(share)[-2]) if count > 1 else 0
+            mixed = f"\n+ {share[partner]:.0%} of {names[partner].split(' ')[0]}" if share[partner] >= 0.005 else ""
+            row.append((batch[position], f"draw {draw}{mixed}"))
+        panels.append(row)
+    described = ", ".join(f"{key} {value}" for key, value in augmentation.items())
+    figure = Figure(figsize=(max(1.6 * count + 0.4, 5.0), 1.8 * len(panels) + 0.8))
+    _draw_panels(figure, panels, count)
+    figure.suptitle(f"{data.key}: augmentation, before (first row) and after ({draws} random draws)\n{described}"
+                    + ("\nvolumes: the middle slice along D, as stored (rows H, columns W)"
+                       if data.x_train.ndim == 5 else ""), fontsize=7)
+    figure.tight_layout()
+    return figure
+
+
+def augmentation_figure(run, data, augmentation, seed):
+    """``draw_augmentation`` saved as the run's figures/augmentation_<set>.png; returns its path."""
+    path = run.figures / f"augmentation_{data.key}.png"
+    draw_augmentation(data, augmentation, seed).savefig(path, dpi=110)
+    return path
 
 
 def gradcam_grid(trained, path, per_class, layer_name=None):
@@ -49,9 +162,25 @@ def gradcam_grid(trained, path, per_class, layer_name=None):
     return plot_image_grid(np.stack(images) if images else np.zeros((0, 1, 1)), titles, path, columns=per_class)
 
 
+def _sets_and_augmentation(config, trained):
+    """Every data set of the run once, with the augmentation its models trained with (None: none did)."""
+    found = {}
+    for model in trained.values():
+        data, augmentation = found.get(model.data.key, (model.data, None))
+        if model.augment:
+            augmentation = config.augmentation_3d() if model.problem == "P1" else config.augmentation_2d()
+        found[model.data.key] = (data, augmentation)
+    return list(found.values())
+
+
 def make_figures(config, run_folder, trained, rows, scores, selection):
     """Every figure of the report; returns {caption: path relative to the run folder}."""
     figures, folder = {}, run_folder.figures
+    for data, augmentation in _sets_and_augmentation(config, trained):
+        figures[f"{data.key}: training images per class"] = examples_figure(run_folder, data)
+        if augmentation is not None:
+            figures[f"{data.key}: augmentation before and after"] = augmentation_figure(
+                run_folder, data, augmentation, config.seed)
     for problem, prefixes in (("p1", ("P1",)), ("p2", ("P2-A", "P2-B")), ("p3", ("P3",))):
         histories = {name: model.fit.history for name, model in trained.items() if model.problem in prefixes}
         if histories:

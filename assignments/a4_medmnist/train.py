@@ -93,13 +93,71 @@ def _positive_weights(config, data):
         else None
 
 
-def problem1(config, run, strategy, data):
-    """P1: a 3D CNN from scratch, with and without 3D augmentation."""
+def cnn3d_builder(config, data):
+    """Problem 1's 3D CNN for the volumes of ``data``: a function of no arguments that builds and compiles it."""
     def build():
         model = build_cnn3d(data.x_train.shape[1:], data.num_outputs, config.cnn3d_filters,
                             config.cnn3d_convs_per_stage, config.cnn3d_dense_units, config.cnn3d_dropout_rate)
         return compile_for_task(model, data.task, config.cnn3d_learning_rate)
 
+    return build
+
+
+def custom_cnn_builder(config, data):
+    """Problem 2-A's custom CNN for the images of ``data``: a function of no arguments that builds and compiles it."""
+    def build():
+        model = build_custom_cnn_for_task(data.x_train.shape[1:], data.num_outputs, data.task, config.cnn_filters,
+                                          config.cnn_dense_units, config.cnn_dropout_rate)
+        return compile_for_task(model, data.task, config.learning_rate, _positive_weights(config, data))
+
+    return build
+
+
+def vgg16_builder(config, data, weights, trainable_blocks, learning_rate, start_from=None):
+    """Problem 2-B's VGG16 for the images of ``data``: a function of no arguments that builds and compiles it.
+    ``weights`` is "imagenet" or None (random); ``trainable_blocks`` 0 (frozen) or 1 (block 5 fine-tuned);
+    ``start_from`` a trained VGG16 whose weights the new one starts from (fine-tuning continues the frozen model)."""
+    def build():
+        model = build_vgg16_for_task(data.x_train.shape[1:], data.num_outputs, data.task, weights=weights,
+                                     trainable_blocks=trainable_blocks, image_size=config.vgg_image_size,
+                                     dense_units=config.vgg_dense_units)
+        if start_from is not None:  # fine-tuning continues from the trained head (and the same backbone)
+            copy_weights_by_name(start_from, model)
+        return compile_for_task(model, data.task, learning_rate, _positive_weights(config, data))
+
+    return build
+
+
+def resnet_builder(config, data):
+    """Problem 3's ResNet for the images of ``data``: a function of no arguments that builds and compiles it."""
+    def build():
+        model = build_resnet_for_task(data.x_train.shape[1:], data.num_outputs, data.task, config.resnet_blocks,
+                                      config.resnet_filters, config.resnet_dropout_rate)
+        return compile_for_task(model, data.task, config.learning_rate, _positive_weights(config, data))
+
+    return build
+
+
+def builders(config, volumes, images):
+    """The builders of the run's networks, one per architecture of the problems in ``config.problems``:
+    {name: function of no arguments -> compiled ``keras.Model``}, for looking at the models before training
+    (``volumes`` / ``images``: the ``TaskData`` of the 3D and 2D set, None when no problem needs it). VGG16 is
+    built with random weights here, so that nothing is downloaded; the run loads ImageNet's into the same layers."""
+    found = {}
+    if 1 in config.problems:
+        found["p1_cnn3d"] = cnn3d_builder(config, volumes)
+    if 2 in config.problems:
+        found["p2_custom_cnn"] = custom_cnn_builder(config, images)
+        if config.vgg:
+            found["p2_vgg16_frozen"] = vgg16_builder(config, images, None, 0, config.vgg_learning_rate)
+    if 3 in config.problems:
+        found["p3_resnet"] = resnet_builder(config, images)
+    return found
+
+
+def problem1(config, run, strategy, data):
+    """P1: a 3D CNN from scratch, with and without 3D augmentation."""
+    build = cnn3d_builder(config, data)
     return [train_model(f"p1_cnn3d_{'aug' if augment else 'noaug'}", "P1",
                         "3D CNN from scratch" + (" + 3D augmentation" if augment else ""), build, data, config, run,
                         strategy, epochs=config.cnn3d_epochs, batch_size=config.cnn3d_batch_size,
@@ -111,11 +169,7 @@ def problem1(config, run, strategy, data):
 
 def problem2_custom_cnn(config, run, strategy, data):
     """P2-A: the deeper custom CNN with and without augmentation (rotation, flips, scaling, mixup)."""
-    def build():
-        model = build_custom_cnn_for_task(data.x_train.shape[1:], data.num_outputs, data.task, config.cnn_filters,
-                                          config.cnn_dense_units, config.cnn_dropout_rate)
-        return compile_for_task(model, data.task, config.learning_rate, _positive_weights(config, data))
-
+    build = custom_cnn_builder(config, data)
     extras = " + augmentation" + (" + mixup" if config.mixup_alpha else "")
     return [train_model(f"p2_custom_cnn_{'aug' if augment else 'noaug'}", "P2-A",
                         "custom CNN from scratch" + (extras if augment else ""), build, data, config, run, strategy,
@@ -136,33 +190,20 @@ def vgg_weights(config, data):
 def problem2_vgg16(config, run, strategy, data, transfer):
     """P2-B: VGG16 with its backbone frozen, then with its last block fine-tuned from the frozen model."""
     augmentation = config.augmentation_2d() if config.augment != "off" else None
-
-    def build(trainable_blocks, learning_rate, start_from=None):
-        model = build_vgg16_for_task(data.x_train.shape[1:], data.num_outputs, data.task, weights=transfer.weights,
-                                     trainable_blocks=trainable_blocks, image_size=config.vgg_image_size,
-                                     dense_units=config.vgg_dense_units)
-        if start_from is not None:  # fine-tuning continues from the trained head (and the same backbone)
-            copy_weights_by_name(start_from, model)
-        return compile_for_task(model, data.task, learning_rate, _positive_weights(config, data))
-
     common = {"data": data, "config": config, "run": run, "strategy": strategy, "epochs": config.vgg_epochs,
               "batch_size": config.batch_size, "patience": config.vgg_patience, "monitor": config.monitor,
               "augmentation": augmentation, "note": transfer.note}
     frozen = train_model("p2_vgg16_frozen", "P2-B", f"VGG16, backbone frozen, {config.vgg_image_size} px",
-                         lambda: build(0, config.vgg_learning_rate), **common)
+                         vgg16_builder(config, data, transfer.weights, 0, config.vgg_learning_rate), **common)
     fine_tuned = train_model("p2_vgg16_finetuned", "P2-B", f"VGG16, block 5 fine-tuned, {config.vgg_image_size} px",
-                             lambda: build(1, config.vgg_fine_tune_learning_rate, start_from=frozen.fit.model),
-                             **common)
+                             vgg16_builder(config, data, transfer.weights, 1, config.vgg_fine_tune_learning_rate,
+                                           start_from=frozen.fit.model), **common)
     return [frozen, fine_tuned]
 
 
 def problem3(config, run, strategy, data):
     """P3: a ResNet from scratch with the small-input stem."""
-    def build():
-        model = build_resnet_for_task(data.x_train.shape[1:], data.num_outputs, data.task, config.resnet_blocks,
-                                      config.resnet_filters, config.resnet_dropout_rate)
-        return compile_for_task(model, data.task, config.learning_rate, _positive_weights(config, data))
-
+    build = resnet_builder(config, data)
     augment = config.augment != "off"
     description = (f"ResNet from scratch ({'-'.join(map(str, config.resnet_blocks))} basic blocks, 3x3 stem)"
                    + (" + augmentation" + (" + mixup" if config.mixup_alpha else "") if augment else ""))
