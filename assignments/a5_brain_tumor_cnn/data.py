@@ -25,6 +25,7 @@ class BrainTumorData:
     y_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    train_paths: list  # the source file of each training image (x_train's order)
     test_paths: list
     class_names: list
     duplicates: object  # common.datasets.duplicates.DuplicateReport
@@ -78,7 +79,8 @@ def load_brain_tumor_data(config):
     images = train.images.astype(np.float32)
     return BrainTumorData(
         x_train=images[keep], y_train=train.labels[keep], x_val=images[held_out], y_val=train.labels[held_out],
-        x_test=test.images.astype(np.float32), y_test=test.labels, test_paths=test.paths,
+        x_test=test.images.astype(np.float32), y_test=test.labels,
+        train_paths=[train.paths[index] for index in keep], test_paths=test.paths,
         class_names=train.class_names, duplicates=duplicates, skipped=train.skipped + test.skipped, root=root,
         sample=read_sample_manifest(root),
     )

@@ -113,6 +113,20 @@ def predict_files(model, info, paths):
     return results
 
 
+def prediction_table(results, class_names):
+    """``predict_files``'s results as the text table ``predict`` prints: per file its class and the probability of
+    every class in ``class_names``, or its error."""
+    width = max([40] + [len(result["file"]) for result in results])
+    lines = [f"{'file':<{width}} {'class':<12} " + " ".join(f"{name:>10}" for name in class_names)]
+    for result in results:
+        if "error" in result:
+            lines.append(f"{result['file']:<{width}} ERROR: {result['error']}")
+        else:
+            lines.append(f"{result['file']:<{width}} {result['class']:<12} "
+                         + " ".join(f"{result['probabilities'][name]:>10.3f}" for name in class_names))
+    return "\n".join(lines)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(prog=f"python -m assignments.{ASSIGNMENT} predict",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,13 +159,6 @@ def main(argv):
     if options.json:
         print(json.dumps({"model": str(model_path), "predictions": results}, indent=2))
     else:
-        names = info["class_names"]
         print(f"model: {model_path}  ({info.get('intended_use', '')})")
-        print(f"{'file':<40} {'class':<12} " + " ".join(f"{name:>10}" for name in names))
-        for result in results:
-            if "error" in result:
-                print(f"{result['file']:<40} ERROR: {result['error']}")
-            else:
-                print(f"{result['file']:<40} {result['class']:<12} "
-                      + " ".join(f"{result['probabilities'][name]:>10.3f}" for name in names))
+        print(prediction_table(results, info["class_names"]))
     return 1 if any("error" in result for result in results) else 0

@@ -1,5 +1,9 @@
-"""Assignment 5's figures (learning curves, confusion matrices, ROC, the chosen model's misclassified test images
-and Grad-CAM) and report.md."""
+"""Assignment 5's figures (training images per class; preprocessing and augmentation; learning curves,
+confusion matrices, ROC, the chosen model's misclassified test images and Grad-CAM) and report.md. The
+``draw_*`` functions return a matplotlib ``Figure`` (a notebook shows it inline); the report saves the same
+figures."""
+
+from pathlib import Path
 
 import numpy as np
 
@@ -8,6 +12,81 @@ from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_c
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 
 from .data import INFO
+from .model import mri_augmentation
+
+
+def draw_examples(data, per_class=4):
+    """The first ``per_class`` training images of every class (one row each), as the model gets them; returns a
+    ``Figure``."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(1.9 * per_class, 2.0 * len(data.class_names) + 0.4))
+    axes = figure.subplots(len(data.class_names), per_class, squeeze=False)
+    for label, name in enumerate(data.class_names):
+        members = np.flatnonzero(data.y_train == label)[:per_class]
+        for column, axis in enumerate(axes[label]):
+            axis.axis("off")
+            if column < len(members):
+                axis.imshow(data.x_train[members[column]].astype(np.uint8).squeeze(), cmap="gray", vmin=0, vmax=255)
+                axis.set_title(f"{name}: {Path(data.train_paths[members[column]]).name}", fontsize=7)
+    size = data.x_train.shape[1]
+    figure.suptitle(f"Training images, {size} x {size} px as the model gets them, one row per class", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def _as_stored(path):
+    """The file's pixels as stored (uint8, its own size and colours), or None where PIL cannot open it (DICOM)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as opened:
+            return np.asarray(opened.convert("RGB") if opened.mode not in ("L", "RGB") else opened)
+    except (OSError, UnidentifiedImageError):
+        return None
+
+
+def draw_preprocessing(data, config, copies=2, seed=0):
+    """Per class, its first training file as stored (its own size and colour mode), as the model gets it (grey,
+    resized to ``config.image_size``; the model rescales to [0, 1] itself) and ``copies`` augmented copies
+    (``mri_augmentation``, which acts in training only); returns a ``Figure``."""
+    from matplotlib.figure import Figure
+
+    augmentation = mri_augmentation(seed=seed) if config.augment else None
+    columns = 2 + (copies if augmentation is not None else 0)
+    figure = Figure(figsize=(2.1 * columns, 2.4 * len(data.class_names) + 0.5))
+    axes = figure.subplots(len(data.class_names), columns, squeeze=False)
+    for label, name in enumerate(data.class_names):
+        index = int(np.flatnonzero(data.y_train == label)[0])
+        image, stored = data.x_train[index], _as_stored(data.train_paths[index])
+        shown = [(stored, f"{name}: as stored\n{stored.shape[1]} x {stored.shape[0]} px, "
+                          f"{'grey' if stored.ndim == 2 else 'RGB'}") if stored is not None
+                 else (None, f"{name}: as stored\n(not an image PIL reads)"),
+                 (image, f"model input\n{image.shape[1]} x {image.shape[0]} px, {image.shape[2]} channel(s)")]
+        if augmentation is not None:
+            batch = np.repeat(image[None], copies, axis=0)
+            shown += [(picture, f"augmented copy {number}") for number, picture in
+                      enumerate(np.asarray(augmentation(batch, training=True)), start=1)]
+        for axis, (picture, caption) in zip(axes[label], shown):
+            axis.axis("off")
+            axis.set_title(caption, fontsize=7)
+            if picture is not None:
+                picture = np.clip(picture, 0, 255).astype(np.uint8)
+                axis.imshow(picture.squeeze(), cmap="gray" if picture.squeeze().ndim == 2 else None, vmin=0, vmax=255)
+    augmented = "rotation, zoom, shift, left-right flip, contrast" if augmentation is not None else "off"
+    figure.suptitle(f"Preprocessing: every file read as {'grey' if config.channels == 1 else 'RGB'} and resized; "
+                    f"augmentation: {augmented}", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
+def data_figures(run, config, data):
+    """``draw_examples`` and ``draw_preprocessing`` saved in the run's figures/; returns {caption: path}."""
+    examples, preprocessing = run.figures / "training_examples.png", run.figures / "preprocessing.png"
+    draw_examples(data).savefig(examples, dpi=100)
+    draw_preprocessing(data, config).savefig(preprocessing, dpi=100)
+    return {"training images per class": examples,
+            "preprocessing and augmentation: one training file per class": preprocessing}
 
 
 def misclassified_in_turn(y_true, predicted, count):
@@ -24,7 +103,7 @@ def misclassified_in_turn(y_true, predicted, count):
 def make_figures(run, config, data, fits, rows, scores, chosen):
     """Every figure of the report; returns {caption: path relative to the run folder}."""
     names = data.class_names
-    figures = {"learning curves (loss, accuracy)": plot_learning_curves(
+    figures = {**data_figures(run, config, data), "learning curves (loss, accuracy)": plot_learning_curves(
         {name: fit.history for name, fit in fits.items()}, run.figures / "learning_curves.png")}
     for row in rows:
         if row["split"] != "test":

@@ -8,6 +8,8 @@ set, and save the chosen model for ``predict``. ``report.py`` draws the figures 
 ``run(config)`` performs one whole run and returns its run folder.
 """
 
+import functools
+
 from common.atomic import write_json
 from common.models.transfer import choose_transfer_weights
 from common.profiling import count_parameters
@@ -27,13 +29,23 @@ def _steps_per_epoch(data, config):
     return -(-len(data.y_train) // config.batch_size)
 
 
+def builders(config, data, transfer_weights=None):
+    """{model name: a function building its uncompiled model}: "cnn", the CNN from scratch, and
+    "efficientnet_b0", the transfer model with ``transfer_weights`` ("imagenet", or None for random weights)."""
+    shape, num_classes = data.input_shape, len(data.class_names)
+    return {"cnn": functools.partial(build_brain_tumor_cnn, shape, num_classes, filters=config.filters,
+                                     dropout_rate=config.dropout_rate, augment=config.augment),
+            "efficientnet_b0": functools.partial(build_transfer_model, shape, num_classes, weights=transfer_weights,
+                                                 augment=config.augment)}
+
+
 def train_cnn(config, run, strategy, data):
     """The CNN from scratch, a cosine learning-rate schedule, early stopping on validation accuracy."""
+    build_uncompiled = builders(config, data)["cnn"]
+
     def build():
-        model = build_brain_tumor_cnn(data.input_shape, len(data.class_names), filters=config.filters,
-                                      dropout_rate=config.dropout_rate, augment=config.augment)
-        return compile_classifier(model, cosine_learning_rate(config.learning_rate, config.epochs,
-                                                              _steps_per_epoch(data, config)))
+        return compile_classifier(build_uncompiled(), cosine_learning_rate(config.learning_rate, config.epochs,
+                                                                           _steps_per_epoch(data, config)))
 
     print("[cnn] training the CNN from scratch", flush=True)
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val), run.model_folder("cnn"),
@@ -50,11 +62,11 @@ def transfer_weights(config, data):
 
 def train_transfer(config, run, strategy, data, weights):
     """EfficientNetB0 with a new head, trained like the CNN."""
+    build_uncompiled = builders(config, data, weights)["efficientnet_b0"]
+
     def build():
-        model = build_transfer_model(data.input_shape, len(data.class_names), weights=weights,
-                                     augment=config.augment)
-        return compile_classifier(model, cosine_learning_rate(config.transfer_learning_rate, config.transfer_epochs,
-                                                              _steps_per_epoch(data, config)))
+        return compile_classifier(build_uncompiled(), cosine_learning_rate(
+            config.transfer_learning_rate, config.transfer_epochs, _steps_per_epoch(data, config)))
 
     print("[transfer] training EfficientNetB0", flush=True)
     return fit_model(build, (data.x_train, data.y_train), (data.x_val, data.y_val),

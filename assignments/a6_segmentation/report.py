@@ -1,11 +1,15 @@
-"""Assignment 6's figures (every test slice with its truth, prediction and errors; the attention maps; learning
-curves) and report.md. ``evaluate.py`` reuses the slice figure and the results table for new data."""
+"""Assignment 6's figures (training images with their masks; one crop before and after augmentation; every test
+slice with its truth, prediction and errors; the attention maps; learning curves) and report.md. ``evaluate.py``
+reuses the slice figure and the results table for new data. The ``draw_*`` functions return a matplotlib
+``Figure`` (a notebook shows it inline); the report saves the same figures."""
 
 import numpy as np
 
 from common.plots import plot_learning_curves
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
+from common.segmentation import random_crop
 
+from .data import augmented_crop, level_multiple
 from .model import attention_maps
 
 # The U-Net paper's result on the ISBI 2012 challenge's own test volume (Ronneberger et al., MICCAI 2015,
@@ -22,6 +26,96 @@ RESULT_FORMATS = {"pixel_error": ".4f", "adapted_rand_error": ".4f", "mean_iou":
 def _middle(volume_or_image):
     """A 2D view: the image itself, or the middle axial slice of a volume (D, H, W)."""
     return volume_or_image if volume_or_image.ndim == 2 else volume_or_image[volume_or_image.shape[0] // 2]
+
+
+# The colours of the classes drawn over an image (every class but the picture's background, the most frequent one),
+# and their opacity: enough to see the mask, little enough to see the structure under it.
+MASK_COLOURS = ((1.0, 0.15, 0.15), (0.2, 0.5, 1.0), (1.0, 0.85, 0.1), (0.3, 0.85, 0.3))
+MASK_OPACITY = 0.45
+
+
+def mask_overlay(image, mask, background):
+    """The grey ``image`` (H, W) in [0, 1] as RGB (H, W, 3) with every class of ``mask`` (H, W) but ``background``
+    tinted in its colour of ``MASK_COLOURS`` (in order of the class index)."""
+    picture = np.repeat(np.clip(image, 0.0, 1.0)[..., None], 3, axis=-1)
+    others = [label for label in range(int(mask.max()) + 1) if label != background]
+    for label, colour in zip(others, MASK_COLOURS):
+        chosen = mask == label
+        picture[chosen] = (1.0 - MASK_OPACITY) * picture[chosen] + MASK_OPACITY * np.array(colour)
+    return picture
+
+
+def _mask_legend(figure, class_names, background):
+    """The legend of ``mask_overlay``'s colours at the foot of ``figure``."""
+    from matplotlib.patches import Patch
+
+    others = [name for label, name in enumerate(class_names) if label != background]
+    handles = [Patch(color=colour, alpha=MASK_OPACITY, label=name) for name, colour in zip(others, MASK_COLOURS)]
+    figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False,
+                  title=f"mask over the image ({class_names[background]}: not tinted)", title_fontsize=8)
+
+
+def draw_masks(data, cases=2):
+    """The first ``cases`` training images (volumes: their middle axial slice), each beside itself with its mask
+    over it (``mask_overlay``; the most frequent class of the training masks is left untinted); returns a
+    ``Figure``."""
+    from matplotlib.figure import Figure
+
+    background = int(np.argmax(np.bincount(data.y_train.ravel(), minlength=len(data.class_names))))
+    cases = min(cases, len(data.x_train))
+    shown = "image" if data.dimensions == 2 else "volume, middle slice"
+    figure = Figure(figsize=(6.4, 3.5 * cases + 0.5))
+    axes = figure.subplots(cases, 2, squeeze=False)
+    for row in range(cases):
+        image, mask = _middle(data.x_train[row, ..., 0]), _middle(data.y_train[row])
+        axes[row, 0].imshow(image, cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(f"training {shown} {data.names['train'][row]}, {image.shape[0]} x {image.shape[1]} px",
+                               fontsize=8)
+        axes[row, 1].imshow(mask_overlay(image, mask, background), interpolation="nearest")
+        axes[row, 1].set_title("with its mask", fontsize=8)
+        for axis in axes[row]:
+            axis.axis("off")
+    _mask_legend(figure, data.class_names, background)
+    figure.tight_layout(rect=(0, 0.5 / figure.get_figheight(), 1, 1))
+    return figure
+
+
+def draw_augmentation(data, config, copies=3, seed=0):
+    """One random training crop before augmentation and ``copies`` augmented copies of it, each made by
+    ``data.augmented_crop`` (the training's own transform, given the whole crop so that it only augments), the
+    image above the image with its mask: the mask must follow the image. Volumes: the middle axial slice.
+    Returns a ``Figure``."""
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(seed)
+    _, crop = level_multiple(config, data.dimensions)
+    image, mask = random_crop(data.x_train[0], data.y_train[0], (crop,) * data.dimensions, rng)
+    pairs = [(image, mask)] + [augmented_crop(image, mask, mask.shape, config, rng) for _ in range(copies)]
+    background = int(np.argmax(np.bincount(data.y_train.ravel(), minlength=len(data.class_names))))
+    figure = Figure(figsize=(2.4 * len(pairs), 5.4))
+    axes = figure.subplots(2, len(pairs), squeeze=False)
+    for column, (picture, labels) in enumerate(pairs):
+        picture, labels = _middle(picture[..., 0]), _middle(labels)
+        axes[0, column].imshow(picture, cmap="gray", vmin=0, vmax=1)
+        axes[0, column].set_title("before: a random crop" if column == 0 else f"augmented copy {column}", fontsize=8)
+        axes[1, column].imshow(mask_overlay(picture, labels, background), interpolation="nearest")
+        for axis in axes[:, column]:
+            axis.axis("off")
+    elastic = f"elastic {config.elastic_alpha:g} px rms over {config.elastic_sigma:g} px" if config.elastic_alpha \
+        else "no elastic deformation"
+    figure.suptitle(f"A {crop}-px crop of training image {data.names['train'][0]} (top), with its mask (below); "
+                    f"flips and turns {'on' if config.flips else 'off'}, {elastic}", fontsize=9)
+    _mask_legend(figure, data.class_names, background)
+    figure.tight_layout(rect=(0, 0.5 / figure.get_figheight(), 1, 1))
+    return figure
+
+
+def data_figures(run, config, data):
+    """``draw_masks`` and ``draw_augmentation`` saved in the run's figures/; returns {caption: path}."""
+    masks, augmentation = run.figures / "training_masks.png", run.figures / "augmentation.png"
+    draw_masks(data).savefig(masks, dpi=90)
+    draw_augmentation(data, config).savefig(augmentation, dpi=90)
+    return {"training images with their masks": masks, "augmentation: one training crop before and after": augmentation}
 
 
 def plot_cases(images, truths, predictions, names, class_names, path, title):
@@ -90,9 +184,7 @@ def results_rows(rows):
 
 def make_figures(config, run, data, fits, rows, scores):
     """Every figure of the report; returns {caption: path relative to the run folder}."""
-    from .data import level_multiple
-
-    figures = {"learning curves (loss, pixel accuracy)": plot_learning_curves(
+    figures = {**data_figures(run, config, data), "learning curves (loss, pixel accuracy)": plot_learning_curves(
         {name: fit.history for name, fit in fits.items()}, run.figures / "learning_curves.png")}
     shown = slice(0, config.figure_cases)
     for row in rows:

@@ -9,6 +9,7 @@ overlap-tiling. ``report.py`` draws the figures and writes the report.
 ``run(config)`` performs one whole run and returns its run folder.
 """
 
+import functools
 import time
 
 import numpy as np
@@ -44,17 +45,26 @@ def rand_errors(y_true, scores, dimensions):
     return [adapted_rand_error(truth, guess) for truth, guess in zip(y_true, predicted)]
 
 
+def builders(config, data):
+    """{model name: a function building its uncompiled model} for ``config.models``, each taking one training
+    crop with its channel, (crop, crop, 1) or (crop, crop, crop, 1), and the same widths."""
+    _, crop = level_multiple(config, data.dimensions)
+    shape = (crop,) * data.dimensions + (1,)
+    filters = filters_for(config, data.dimensions)
+    return {name: functools.partial(build_model, name, shape, len(data.class_names), filters, config.dropout_rate)
+            for name in config.models}
+
+
 def train_model(name, config, data, run, strategy):
     """Train one model from the run's seed on random augmented crops; early stopping and the checkpoint follow
     the pixel accuracy on the validation images cut into non-overlapping crops (the choice between the models
     uses the whole validation images, predicted by tiling)."""
     num_classes = len(data.class_names)
     _, crop = level_multiple(config, data.dimensions)
-    filters = filters_for(config, data.dimensions)
+    build_uncompiled = builders(config, data)[name]
 
     def build():
-        model = build_model(name, (crop,) * data.dimensions + (1,), num_classes, filters, config.dropout_rate)
-        return compile_segmenter(model, config.learning_rate, config.dice_weight)
+        return compile_segmenter(build_uncompiled(), config.learning_rate, config.dice_weight)
 
     # Validation on whole images needs a model that takes them; the tiled validation of the best epoch follows.
     validation = _validation_crops(data, crop)
