@@ -50,30 +50,34 @@ def copied_smoke_run(tmp_path_factory):
     package that holds nothing else, run the copy's --smoke path there, and return a ``CopiedRun``.
 
     An absolute import of the original package name (instead of a relative one) would fail in that folder,
-    so one run proves that a student's copy works and gives the assignment's tests their run folder. Runs
-    are cached for the session, so each assignment's smoke path runs once for both purposes.
+    so one run proves that a student's copy works and gives tests a command-line run folder. Runs are made
+    once per session, also across pytest-xdist workers (``shared_once``).
     """
     from assignments.catalogue import ASSIGNMENTS
     from assignments.workflow import new_assignment
 
-    cache = {}
-
     def run(number):
-        if number not in cache:
-            original = ASSIGNMENTS[number][0]
-            workspace = tmp_path_factory.mktemp(f"copy_{number}")
-            (workspace / "assignments").mkdir()
-            shutil.copy(REPO / "assignments" / "__init__.py", workspace / "assignments" / "__init__.py")
-            name = f"student_copy_{number}"
-            new_assignment(name, str(number), assignments_dir=workspace / "assignments")
-            environment = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
-            completed = subprocess.run([sys.executable, "-m", f"assignments.{name}", "--smoke", "--verbose", "0",
-                                        "--runs-dir", str(workspace / "runs")], cwd=workspace, env=environment,
-                                       capture_output=True, text=True, timeout=900)
-            assert completed.returncode == 0, completed.stderr[-3000:]
-            folder = Path(completed.stdout.strip().splitlines()[-1])
-            cache[number] = CopiedRun(original, name, folder, completed)
-        return cache[number]
+        original = ASSIGNMENTS[number][0]
+        name = f"student_copy_{number}"
+        with shared_once(tmp_path_factory, f"copy_{number}") as (workspace, done):
+            if not done:  # (a failed earlier attempt left its files: start afresh)
+                shutil.rmtree(workspace / "assignments", ignore_errors=True)
+                shutil.rmtree(workspace / "runs", ignore_errors=True)
+                (workspace / "assignments").mkdir()
+                shutil.copy(REPO / "assignments" / "__init__.py", workspace / "assignments" / "__init__.py")
+                new_assignment(name, str(number), assignments_dir=workspace / "assignments")
+                environment = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+                completed = subprocess.run([sys.executable, "-m", f"assignments.{name}", "--smoke", "--verbose", "0",
+                                            "--runs-dir", str(workspace / "runs")], cwd=workspace, env=environment,
+                                           capture_output=True, text=True, timeout=900)
+                assert completed.returncode == 0, completed.stderr[-3000:]
+                (workspace / "result.json").write_text(json.dumps({"stdout": completed.stdout,
+                                                                   "stderr": completed.stderr}))
+                (workspace / "done").write_text("")
+            result = json.loads((workspace / "result.json").read_text())
+        completed = subprocess.CompletedProcess(["python", "-m", f"assignments.{name}"], 0, result["stdout"],
+                                                result["stderr"])
+        return CopiedRun(original, name, Path(result["stdout"].strip().splitlines()[-1]), completed)
 
     return run
 
@@ -146,7 +150,8 @@ def notebook_run(tmp_path_factory):
     def run(number):
         package = ASSIGNMENTS[number][0]
         with shared_once(tmp_path_factory, f"notebook_{package}") as (folder, done):
-            if not done:
+            if not done:  # (a failed earlier attempt left its files: start afresh)
+                shutil.rmtree(folder / "runs", ignore_errors=True)
                 executed = folder / f"{package}.ipynb"
                 try:
                     notebook = execute_notebook(notebook_path(package), folder / "runs", executed)

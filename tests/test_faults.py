@@ -117,7 +117,7 @@ def _corrupt_npz(path):
     path.write_bytes(bytes(data))
 
 
-def test_no_traceback_for_what_a_user_can_cause(tmp_path, copied_smoke_run):
+def test_no_traceback_for_what_a_user_can_cause(tmp_path, notebook_run):
     from common.datasets.files import SAMPLE_MANIFEST, md5sum
 
     for seed in ("-1", "99999999999"):
@@ -126,7 +126,7 @@ def test_no_traceback_for_what_a_user_can_cause(tmp_path, copied_smoke_run):
         assert "Traceback" not in completed.stderr
 
     # predict --model RUN, with a metrics.json that is not JSON or names no model; a folder of images.
-    run5 = copied_smoke_run(5)
+    run5 = notebook_run(5)
     for text in ("{ broken", "{}"):
         damaged = tmp_path / f"run5_{len(text)}"
         damaged.mkdir()
