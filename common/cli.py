@@ -1,5 +1,6 @@
 """The part of every assignment's command line that is the same: run, report the folder, explain errors."""
 
+import _thread
 import signal
 import sys
 import threading
@@ -55,22 +56,42 @@ def run_and_print_folder(run, config):
 
 class _InterruptFlag:
     """Within the block, Ctrl-C (SIGINT) is noted before it interrupts, so that the run can tell an interruption
-    from the error TensorFlow may turn it into."""
+    from the error TensorFlow may turn it into.
+
+    A KeyboardInterrupt that lands in a finalizer or another thread cannot stop the run there, and Python would
+    print its traceback and go on; within the block such a report is dropped and the interrupt delivered to
+    the main thread again."""
 
     def __init__(self):
         self.seen = False
         self._previous = None
+        self._hooks = None
 
     def _handle(self, signum, frame):
         self.seen = True
         raise KeyboardInterrupt
 
+    def _unraisable(self, report):
+        if self.seen and issubclass(report.exc_type, KeyboardInterrupt):
+            _thread.interrupt_main()
+            return
+        self._hooks[0](report)
+
+    def _thread_exception(self, report):
+        if self.seen and issubclass(report.exc_type, KeyboardInterrupt):
+            _thread.interrupt_main()
+            return
+        self._hooks[1](report)
+
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self._previous = signal.signal(signal.SIGINT, self._handle)
+            self._hooks = (sys.unraisablehook, threading.excepthook)
+            sys.unraisablehook, threading.excepthook = self._unraisable, self._thread_exception
         return self
 
     def __exit__(self, *exc_info):
         if self._previous is not None:
             signal.signal(signal.SIGINT, self._previous)
+            sys.unraisablehook, threading.excepthook = self._hooks
         return False

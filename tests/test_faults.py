@@ -101,7 +101,7 @@ def test_ctrl_c_says_how_to_continue(tmp_path):
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr[-2000:]
-    assert "Traceback" not in stderr
+    assert "Traceback" not in stderr, stderr
     assert f"interrupted; continue with: python -m {A1} --smoke --verbose 0 --runs-dir {runs} --resume" in stderr
     (folder,) = (runs / "a1_usps_fcnet").iterdir()
     assert not (folder / "run.lock").exists(), "an interrupted run releases its folder"
