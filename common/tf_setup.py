@@ -64,6 +64,19 @@ for raw in sys.stdin.buffer:
 """
 
 
+def _start_filter(stderr_fd):
+    """Start the filter process on a copy of ``stderr_fd`` and point ``stderr_fd`` at its input; returns (the
+    process, the copy of the original descriptor)."""
+    sys.stderr.flush()
+    saved_fd = os.dup(stderr_fd)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    filter_process = subprocess.Popen([sys.executable, "-c", _FILTER_PROGRAM], stdin=subprocess.PIPE,
+                                      stdout=saved_fd, env=environment, close_fds=True)
+    os.dup2(filter_process.stdin.fileno(), stderr_fd)
+    return filter_process, saved_fd
+
+
 @contextlib.contextmanager
 def quiet_native_logs():
     """Within the block, everything written to this process's stderr (fd 2, C++ logs included) goes through a
@@ -75,13 +88,7 @@ def quiet_native_logs():
     if stderr_fd is None:
         yield
         return
-    sys.stderr.flush()
-    saved_fd = os.dup(stderr_fd)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    filter_process = subprocess.Popen([sys.executable, "-c", _FILTER_PROGRAM], stdin=subprocess.PIPE,
-                                      stdout=saved_fd, env=environment, close_fds=True)
-    os.dup2(filter_process.stdin.fileno(), stderr_fd)
+    filter_process, saved_fd = _start_filter(stderr_fd)
     try:
         yield
     finally:
@@ -99,13 +106,7 @@ def filter_native_logs_from_now_on():
     stderr_fd = native_stderr_fd()
     if stderr_fd is None:
         return None
-    sys.stderr.flush()
-    saved_fd = os.dup(stderr_fd)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    filter_process = subprocess.Popen([sys.executable, "-c", _FILTER_PROGRAM], stdin=subprocess.PIPE,
-                                      stdout=saved_fd, env=environment, close_fds=True)
-    os.dup2(filter_process.stdin.fileno(), stderr_fd)
+    filter_process, saved_fd = _start_filter(stderr_fd)
     # fd 2 now holds the pipe's only write end: the filter ends when this process closes it, at exit.
     filter_process.stdin.close()
     os.close(saved_fd)
