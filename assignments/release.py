@@ -20,7 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END, TODO = "# BEGIN SOLUTION", "# END SOLUTION", "# TODO:"
 # What the copy holds, relative to the repository root; folders are copied whole, less what EXCLUDED matches.
 INCLUDED = ("assignments", "common", "data/README.md", "Makefile", "README.md", "requirements.txt",
-            "requirements-gpu.txt", "pyproject.toml", ".gitignore")
+            "requirements-gpu.txt", "requirements-colab.txt", "requirements-colab-gpu.txt", "pyproject.toml",
+            ".gitignore")
 # The line of every notebook's set-up cell that names the course repository (see common.notebook.SETUP_CELL).
 GIT_URL_LINE = 'SUITE_GIT_URL = ""'
 

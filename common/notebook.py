@@ -138,9 +138,11 @@ def show_table(rows, columns, formats=None):
 
 # The first code cell of every notebook, word for word (tests check it). It runs before the suite can be
 # imported, so it holds its own few lines: on Colab it clones the course repository and installs the pinned
-# stack (with TensorFlow's CUDA libraries when the runtime has a GPU); in a checkout it finds the suite's root.
-# Either way it then moves there, so runs/ and data/ are the command line's. `make release REPO=URL` writes
-# the course's repository into the student copy's notebooks.
+# runtime stack (requirements-colab*.txt: no Jupyter, no test tools, which Colab brings or does not need; with
+# TensorFlow's CUDA libraries when the runtime has a GPU), then restarts the runtime, as Colab needs after pip
+# replaced packages it had loaded; in a checkout it finds the suite's root. Either way it then moves there, so
+# runs/ and data/ are the command line's. `make release GIT_URL=URL` writes the course's repository into the
+# student copy's notebooks.
 SETUP_CELL = '''\
 # Set-up: the same cell on Colab and in a checkout of the suite (make notebook).
 import os
@@ -164,8 +166,12 @@ if root is None and "google.colab" in sys.modules:
         if not SUITE_GIT_URL:
             raise SystemExit("Set SUITE_GIT_URL in this cell to the course's git repository, then run it again.")
         subprocess.run(["git", "clone", "--depth", "1", SUITE_GIT_URL, str(root)], check=True)
-        requirements = "requirements-gpu.txt" if shutil.which("nvidia-smi") else "requirements.txt"
+    if not (root / ".colab-installed").exists():  # written only once pip succeeded: a failed install is retried
+        requirements = "requirements-colab-gpu.txt" if shutil.which("nvidia-smi") else "requirements-colab.txt"
         subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "-r", str(root / requirements)], check=True)
+        (root / ".colab-installed").write_text(requirements)
+        print("Installed. The runtime restarts now to load the new packages: run this cell again.", flush=True)
+        os.kill(os.getpid(), 9)
     os.environ.setdefault("DATA_DIR", "/content/data")
 if root is None:
     raise SystemExit(f"{Path.cwd()} is not inside the suite: open the notebook from its checkout (make notebook).")

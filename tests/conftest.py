@@ -150,11 +150,17 @@ def notebook_run(tmp_path_factory):
     def run(number):
         package = ASSIGNMENTS[number][0]
         with shared_once(tmp_path_factory, f"notebook_{package}") as (folder, done):
-            if not done:  # (a failed earlier attempt left its files: start afresh)
-                shutil.rmtree(folder / "runs", ignore_errors=True)
+            if (folder / "failed").is_file():  # once is enough: every test that needs it fails at once
+                pytest.fail(f"{package}'s notebook failed earlier in this session: "
+                            f"{(folder / 'failed').read_text()[-3000:]}")
+            if not done:
+                shutil.rmtree(folder / "runs", ignore_errors=True)  # (a worker stopped half-way: start afresh)
                 executed = folder / f"{package}.ipynb"
                 try:
                     notebook = execute_notebook(notebook_path(package), folder / "runs", executed)
+                except BaseException as error:
+                    (folder / "failed").write_text(f"{type(error).__name__}: {error}")
+                    raise
                 finally:
                     if executed.is_file():  # also a failed one, to read where it stopped
                         EXECUTED_NOTEBOOKS.mkdir(parents=True, exist_ok=True)

@@ -107,12 +107,28 @@ def test_setup_cell_on_colab_clones_the_course_and_installs_it(tmp_path):
     workspace.mkdir(exist_ok=True)
     completed = subprocess.run([sys.executable, "-c", program], cwd=workspace, env=environment, capture_output=True,
                                text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-3000:]
-    assert (root / "assignments" / "__init__.py").is_file() and str(root / "assignments") in completed.stdout
-    # The second run finds the clone and installs nothing again.
+    # The first run clones and installs, then restarts the runtime (kills its own process), as Colab needs.
+    assert completed.returncode == -9, completed.stderr[-3000:]
+    assert "run this cell again" in completed.stdout and (root / ".colab-installed").read_text() == \
+        "requirements-colab.txt"
+    # The second run finds the clone and the finished install, and goes on.
     completed = subprocess.run([sys.executable, "-c", program], cwd=workspace, env=environment, capture_output=True,
                                text=True, timeout=120)
-    assert completed.returncode == 0 and f"the suite: {root}" in completed.stdout
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert f"the suite: {root}" in completed.stdout and str(root / "assignments") in completed.stdout
+
+
+def _pins(path):
+    return {line.split("==")[0]: line for line in path.read_text().splitlines() if "==" in line}
+
+
+def test_colab_requirements_pin_what_the_suite_pins():
+    suite, colab = _pins(REPO / "requirements.txt"), _pins(REPO / "requirements-colab.txt")
+    assert colab and all(suite[name] == line for name, line in colab.items()), "pin Colab's as requirements.txt"
+    assert _pins(REPO / "requirements-colab-gpu.txt")["tensorflow[and-cuda]"] == \
+        _pins(REPO / "requirements-gpu.txt")["tensorflow[and-cuda]"]
+    runtime = {"tensorflow", "keras", "tf-keras", "tensorflow-model-optimization", "ai-edge-litert", "scikit-learn"}
+    assert runtime <= set(colab)
 
 
 def test_release_writes_the_course_repository_into_the_notebooks(tmp_path):
