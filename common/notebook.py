@@ -117,16 +117,6 @@ def show_report(run_folder):
         _display(Markdown(value) if kind == "markdown" else Image(filename=str(value)))
 
 
-def show_figure(path):
-    """Show one PNG file (e.g. a run's ``figures/roc_test.png``) in the notebook."""
-    from IPython.display import Image
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist; list the run's figures with sorted(run.glob('figures/*')).")
-    _display(Image(filename=str(path)))
-
-
 def show_table(rows, columns, formats=None):
     """Show ``rows`` (dicts) as a Markdown table with ``columns`` {key: header}, as the reports write them."""
     from IPython.display import Markdown

@@ -11,6 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def save_figure(figure, path, dpi=110):
+    """Save a stand-alone ``matplotlib.figure.Figure`` (what the assignments' ``draw_*`` functions return for a
+    notebook to show) as the PNG ``path``; returns ``path``."""
+    figure.savefig(path, dpi=dpi)
+    return path
+
+
 def _save(figure, path):
     figure.tight_layout()
     figure.savefig(path, dpi=110)

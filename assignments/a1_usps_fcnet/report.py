@@ -2,7 +2,13 @@
 
 import numpy as np
 
-from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_curves, plot_roc_curves
+from common.plots import (
+    plot_confusion_matrix,
+    plot_image_grid,
+    plot_learning_curves,
+    plot_roc_curves,
+    save_figure,
+)
 from common.report import figure_list, markdown_table, sample_data_banner
 
 from .data import CLASS_NAMES
@@ -60,25 +66,12 @@ def draw_augmentation(data, count=5, copies=5, seed=0):
     return figure
 
 
-def examples_figure(run, data):
-    """``draw_examples`` saved as the run's figures/examples.png; returns its path."""
-    path = run.figures / "examples.png"
-    draw_examples(data).savefig(path, dpi=110)
-    return path
-
-
-def augmentation_figure(run, data):
-    """``draw_augmentation`` saved as the run's figures/augmentation.png; returns its path."""
-    path = run.figures / "augmentation.png"
-    draw_augmentation(data).savefig(path, dpi=110)
-    return path
-
-
 def make_figures(config, run, data, fits, rows, scores):
     """Every figure of the report; returns {caption: path relative to the run folder}."""
-    figures = {"training digits per class": examples_figure(run, data)}
+    figures = {"training digits per class": save_figure(draw_examples(data), run.figures / "examples.png")}
     if config.augment:
-        figures["augmentation of training batches"] = augmentation_figure(run, data)
+        figures["augmentation of training batches"] = save_figure(draw_augmentation(data),
+                                                                  run.figures / "augmentation.png")
     figures["learning curves (loss, accuracy)"] = plot_learning_curves(
         {name: fit.history for name, fit in fits.items()}, run.figures / "learning_curves.png")
     for row in rows:

@@ -7,7 +7,13 @@ import numpy as np
 
 from common.datasets.volumes import load_volume
 from common.planes import plot_planes
-from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_curves, plot_roc_curves
+from common.plots import (
+    plot_confusion_matrix,
+    plot_image_grid,
+    plot_learning_curves,
+    plot_roc_curves,
+    save_figure,
+)
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 
 from .data import normalize, volume_cases
@@ -61,13 +67,6 @@ def draw_preprocessing(data, config):
     return figure
 
 
-def examples_figure(run, data, config):
-    """``draw_preprocessing`` saved as the run's figures/examples.png; returns its path."""
-    path = run.figures / "examples.png"
-    draw_preprocessing(data, config).savefig(path, dpi=110)
-    return path
-
-
 def planes_figure(run, data):
     """The first volume case (NIfTI or DICOM series) in three planes, saved as figures/planes.png; returns its
     path, or None when every case is a 2D image."""
@@ -115,7 +114,8 @@ def make_figures(run, config, data, normalization, cv_rows, cv_baselines, chosen
     train = data.train_index
     picks = np.concatenate([train[data.labels[train] == label][:6] for label in range(len(data.class_names))])
     crops, _ = normalize(data.images[picks], normalization, reference=data.images[train])
-    figures = {"located striatum, crop and the two normalisations": examples_figure(run, data, config)}
+    figures = {"located striatum, crop and the two normalisations": save_figure(draw_preprocessing(data, config),
+                                                                                run.figures / "examples.png")}
     planes = planes_figure(run, data)
     if planes is not None:
         figures["one volume case in three planes (as read, before the reduction to one image)"] = planes

@@ -6,7 +6,7 @@ import numpy as np
 from common.datasets.medmnist_benchmarks import SOURCE, published_rows
 from common.gradcam import grad_cam, overlay
 from common.planes import plot_planes
-from common.plots import plot_confusion_matrix, plot_learning_curves, plot_roc_comparison
+from common.plots import plot_confusion_matrix, plot_learning_curves, plot_roc_comparison, save_figure
 from common.report import figure_list, markdown_table, sample_data_banner
 
 from .model import gradcam_layer_name
@@ -55,13 +55,6 @@ def draw_preprocessing(data):
     return figure
 
 
-def preprocessing_figure(run, data):
-    """``draw_preprocessing`` saved as the run's figures/preprocessing.png; returns its path."""
-    path = run.figures / "preprocessing.png"
-    draw_preprocessing(data).savefig(path, dpi=110)
-    return path
-
-
 def gradcam_figure(run, data, fits, config, slice_index):
     """Rows: test cases (a few per class); columns: the axial slice each approach's heat map peaks on (the
     single-slice model's own slice; the middle one for early fusion, whose map is one in-plane map)."""
@@ -105,7 +98,7 @@ def make_figures(run, config, data, fits, rows, scores, slice_index):
         path = run.figures / f"planes_{name}.png"
         plot_planes(raw, spacing=spacing, path=path, title=f"{name}: a training case before preprocessing")
         figures[f"planes: {name}"] = path
-    figures["preprocessing"] = preprocessing_figure(run, data)
+    figures["preprocessing"] = save_figure(draw_preprocessing(data), run.figures / "preprocessing.png")
     figures["learning curves (loss, exact validation AUC)"] = plot_learning_curves(
         {name: fit.history for name, fit in fits.items()}, run.figures / "learning_curves.png",
         metrics=("loss", "auc"))

@@ -12,6 +12,7 @@ from common.plots import (
     plot_learning_curves,
     plot_roc_comparison,
     plot_roc_curves,
+    save_figure,
 )
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 
@@ -71,13 +72,6 @@ def draw_examples(data, per_class=4):
     return figure
 
 
-def examples_figure(run, data, per_class=4):
-    """``draw_examples`` saved as the run's figures/examples_<set>.png; returns its path."""
-    path = run.figures / f"examples_{data.key}.png"
-    draw_examples(data, per_class).savefig(path, dpi=110)
-    return path
-
-
 def draw_augmentation(data, augmentation, seed, draws=3):
     """One training image per class before and after the training pipeline's augmentation.
 
@@ -133,13 +127,6 @@ def draw_augmentation(data, augmentation, seed, draws=3):
     return figure
 
 
-def augmentation_figure(run, data, augmentation, seed):
-    """``draw_augmentation`` saved as the run's figures/augmentation_<set>.png; returns its path."""
-    path = run.figures / f"augmentation_{data.key}.png"
-    draw_augmentation(data, augmentation, seed).savefig(path, dpi=110)
-    return path
-
-
 def gradcam_grid(trained, path, per_class, layer_name=None):
     """One row per class: test examples of that class with the Grad-CAM heat map *for that class* on top, and
     the model's probability for it. A volume is shown at the axial slice where its heat map peaks."""
@@ -177,10 +164,11 @@ def make_figures(config, run_folder, trained, rows, scores, selection):
     """Every figure of the report; returns {caption: path relative to the run folder}."""
     figures, folder = {}, run_folder.figures
     for data, augmentation in _sets_and_augmentation(config, trained):
-        figures[f"{data.key}: training images per class"] = examples_figure(run_folder, data)
+        figures[f"{data.key}: training images per class"] = save_figure(draw_examples(data),
+                                                                        folder / f"examples_{data.key}.png")
         if augmentation is not None:
-            figures[f"{data.key}: augmentation before and after"] = augmentation_figure(
-                run_folder, data, augmentation, config.seed)
+            figures[f"{data.key}: augmentation before and after"] = save_figure(
+                draw_augmentation(data, augmentation, config.seed), folder / f"augmentation_{data.key}.png")
     for problem, prefixes in (("p1", ("P1",)), ("p2", ("P2-A", "P2-B")), ("p3", ("P3",))):
         histories = {name: model.fit.history for name, model in trained.items() if model.problem in prefixes}
         if histories:

@@ -8,7 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from common.gradcam import grad_cam, overlay
-from common.plots import plot_confusion_matrix, plot_image_grid, plot_learning_curves, plot_roc_curves
+from common.plots import (
+    plot_confusion_matrix,
+    plot_image_grid,
+    plot_learning_curves,
+    plot_roc_curves,
+    save_figure,
+)
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 
 from .data import INFO
@@ -82,11 +88,10 @@ def draw_preprocessing(data, config, copies=2, seed=0):
 
 def data_figures(run, config, data):
     """``draw_examples`` and ``draw_preprocessing`` saved in the run's figures/; returns {caption: path}."""
-    examples, preprocessing = run.figures / "training_examples.png", run.figures / "preprocessing.png"
-    draw_examples(data).savefig(examples, dpi=100)
-    draw_preprocessing(data, config).savefig(preprocessing, dpi=100)
-    return {"training images per class": examples,
-            "preprocessing and augmentation: one training file per class": preprocessing}
+    return {"training images per class": save_figure(draw_examples(data), run.figures / "training_examples.png",
+                                                     dpi=100),
+            "preprocessing and augmentation: one training file per class": save_figure(
+                draw_preprocessing(data, config), run.figures / "preprocessing.png", dpi=100)}
 
 
 def misclassified_in_turn(y_true, predicted, count):

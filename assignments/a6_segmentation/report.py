@@ -5,7 +5,7 @@ reuses the slice figure and the results table for new data. The ``draw_*`` funct
 
 import numpy as np
 
-from common.plots import plot_learning_curves
+from common.plots import plot_learning_curves, save_figure
 from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
 from common.segmentation import random_crop
 
@@ -112,10 +112,10 @@ def draw_augmentation(data, config, copies=3, seed=0):
 
 def data_figures(run, config, data):
     """``draw_masks`` and ``draw_augmentation`` saved in the run's figures/; returns {caption: path}."""
-    masks, augmentation = run.figures / "training_masks.png", run.figures / "augmentation.png"
-    draw_masks(data).savefig(masks, dpi=90)
-    draw_augmentation(data, config).savefig(augmentation, dpi=90)
-    return {"training images with their masks": masks, "augmentation: one training crop before and after": augmentation}
+    return {"training images with their masks": save_figure(draw_masks(data), run.figures / "training_masks.png",
+                                                            dpi=90),
+            "augmentation: one training crop before and after": save_figure(
+                draw_augmentation(data, config), run.figures / "augmentation.png", dpi=90)}
 
 
 def plot_cases(images, truths, predictions, names, class_names, path, title):
