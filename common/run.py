@@ -40,6 +40,8 @@ from common.results import row_problems
 
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.json"
+# Written by common.train.fit_model into each finished model folder.
+DONE_FILE = "done.json"
 # Present while a process works in the run folder: its process id, host and start (see RunFolder.lock).
 LOCK_FILE = "run.lock"
 # Settings that may differ between a run and its resumption.
@@ -127,6 +129,7 @@ class RunFolder:
         self.started = time.perf_counter() if started is None else started
         self.temporary = temporary  # a worker's scratch copy in a multi-worker run: deleted at the end
         self.locked = False
+        self.precision = None  # the run's common.precision.PrecisionChoice, recorded in config.json and metrics
 
     def lock_owner(self):
         """The lock's record {pid, host, process_start, started, command} if a live process holds this folder."""
@@ -256,7 +259,10 @@ class RunFolder:
                 raise RunError(f"{self.path} was started with different settings ({', '.join(changed)}). Resume "
                                f"it with its own settings: --config {saved_path} --resume")
         self.config = config
-        write_json(saved_path, config.to_dict() if hasattr(config, "to_dict") else config)
+        settings = config.to_dict() if hasattr(config, "to_dict") else dict(config)
+        if self.precision is not None:  # a record beside the settings, which --config reads past
+            settings["precision_used"] = self.precision.to_dict()
+        write_json(saved_path, settings)
 
     def write_metrics(self, results, **extra):
         """Write ``metrics.json``: the result rows (``common.results``), ``extra``, and what every run records:
@@ -268,12 +274,26 @@ class RunFolder:
                 name = row.get("model", row) if isinstance(row, dict) else row
                 raise ValueError(f"result row {name}: {'; '.join(problems)}.")
         recorded = {"seed": getattr(self.config, "seed", None), "environment": environment(),
-                    "wall_seconds": time.perf_counter() - self.started}
+                    "precision": self.precision_record(), "wall_seconds": time.perf_counter() - self.started}
         data = {"assignment": self.assignment, "run": self.path.name,
                 "finished": datetime.datetime.now().isoformat(timespec="seconds"), **recorded, **extra,
                 "results": results}
         write_json(self.path / METRICS_FILE, data)
         return data
+
+    def precision_record(self):
+        """The run's precision (``common.precision.PrecisionChoice.to_dict``) with ``models``: {model folder: the
+        precision it trained in, its kind and why}, read from every finished model's ``done.json``."""
+        record = self.precision.to_dict() if self.precision is not None else {}
+        models = {}
+        for done in sorted(self.path.glob(f"*/{DONE_FILE}")):
+            try:
+                precision = json.loads(done.read_text()).get("precision")
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+                continue
+            if precision:
+                models[done.parent.name] = precision
+        return {**record, "models": models}
 
     def read_metrics(self):
         """The run's ``metrics.json`` as a dict."""
@@ -291,6 +311,7 @@ class RunStart:
     config: object
     strategy: object
     started: float
+    precision: object = None  # the run's common.precision.PrecisionChoice
 
     def open_folder(self, assignment):
         """The run folder of this run (new, or the unfinished one with ``--resume``), locked, its config written.
@@ -307,6 +328,7 @@ class RunStart:
         else:
             run = RunFolder.open(self.config.runs_dir, assignment, resume=self.config.resume)
         run.started = self.started
+        run.precision = self.precision
         run.start(self.config)
         print(f"[run] {run.path}" + (" (this worker's temporary copy; the chief writes the run folder)"
                                      if run.temporary else ""), flush=True)
@@ -330,13 +352,15 @@ def start_run(config):
 
     The ``tf.distribute`` strategy is made first: a multi-worker strategy must exist before any other TensorFlow
     work. Then every random generator is seeded (with op determinism, so the same seed on the same machine gives
-    the same metrics) and the float policy is set (``--mixed-precision``).
+    the same metrics) and the run's float precision is chosen (``--precision``, ``common.precision``).
     """
+    from common.precision import use_precision
     from common.reproducibility import set_seed
-    from common.train import get_strategy, set_mixed_precision
+    from common.strategy import get_strategy
 
     started = time.perf_counter()
     strategy = get_strategy(config.strategy)
     set_seed(config.seed)
-    set_mixed_precision(config.mixed_precision)
-    return RunStart(config, strategy, started)
+    precision = use_precision(config.precision)
+    print(f"[precision] {precision.describe()}", flush=True)
+    return RunStart(config, strategy, started, precision)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from common.reproducibility import set_seed
-from common.train import fit_model, get_strategy, read_history, set_mixed_precision
+from common.strategy import get_strategy
+from common.train import fit_model, read_history
 
 
 def _toy_data(n=256, seed=0):
@@ -112,15 +113,20 @@ def test_same_seed_gives_the_same_training(tmp_path):
 
 
 def test_mirrored_strategy_and_mixed_precision_train_on_cpu(tmp_path):
+    from common.precision import use_precision
+
     x, y = _toy_data()
-    set_mixed_precision(True)
+    use_precision("float16")
     try:
         result = fit_model(_build, (x[:200], y[:200]), (x[200:], y[200:]), tmp_path / "mirrored", epochs=2,
                            batch_size=32, strategy=get_strategy("mirrored"), verbose=0)
-        assert result.model.layers[1].compute_dtype == "float16"
+        # Trained in float16, returned (and saved) computing in float32.
+        assert result.precision["precision"] == "float16"
+        assert json.loads((result.folder / "done.json").read_text())["precision"]["precision"] == "float16"
+        assert result.model.layers[1].compute_dtype == "float32"
         assert result.model.output.dtype == "float32"
     finally:
-        set_mixed_precision(False)
+        use_precision("float32")
     with pytest.raises(ValueError, match="Unknown strategy"):
         get_strategy("tpu-pod")
 
