@@ -29,6 +29,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("default", "mirrored", "multi-worker")
+# The same tuple as common.precision.PRECISIONS, which imports Keras lazily; written here so that parsing a
+# command line imports no TensorFlow (a test holds the two equal).
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+# Old spellings of settings: {old key: (new key, {old value: new value})}. A command line or a config.json that
+# uses one still works, with a one-line note naming the new setting.
+RENAMED = {"mixed_precision": ("precision", {True: "float16", False: "float32"})}
+# Keys a run writes into its config.json as a record, not a setting: --config reads past them.
+RECORDS = ("precision_used",)
 
 
 class ConfigError(ValueError):
@@ -57,8 +65,9 @@ class RunConfig:
     seed: int = 42
     # tf.distribute strategy: default (one device), mirrored (all local GPUs) or multi-worker.
     strategy: str = "default"
-    # Compute in float16 with float32 variables; only worth it on GPUs with tensor cores.
-    mixed_precision: bool = False
+    # Float precision of training: auto (what make bench measured fastest on this machine for each model),
+    # float32, bfloat16 or float16 (mixed precision: 16-bit compute, float32 weights and outputs).
+    precision: str = "auto"
     # Continue the most recent unfinished run of this assignment from its last checkpoints.
     resume: bool = False
     # Shrink data, image size and epochs for a fast run on small sample data (make demo, tests).
@@ -78,6 +87,9 @@ class RunConfig:
                 f"Unknown strategy {self.strategy!r}. Choose one of {', '.join(STRATEGIES)} "
                 "(for example --strategy mirrored to use every local GPU)."
             )
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r} (auto picks "
+                              "the fastest for this machine and model).")
         if self.verbose not in (0, 1, 2):
             raise ConfigError(f"verbose must be 0, 1 or 2, not {self.verbose}.")
 
@@ -184,6 +196,9 @@ def build_parser(config_cls, prog, description=""):
     hints = typing.get_type_hints(config_cls)
     defaults = config_cls()
     comments = field_help(config_cls)
+    for old in RENAMED:  # old spellings, hidden from --help; make_config turns them into the new setting
+        parser.add_argument(_flag(old), dest=old, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                            help=argparse.SUPPRESS)
     for field in dataclasses.fields(config_cls):
         kind, is_tuple = _base_type(hints[field.name])
         default = getattr(defaults, field.name)
@@ -226,8 +241,26 @@ def _convert(config_cls, name, raw):
         raise ConfigError(f"{_flag(name)} expects {expected}, got {raw!r}.") from None
 
 
+def _renamed(overrides):
+    """``overrides`` with the old spellings of ``RENAMED`` turned into their new settings (a one-line note each; an
+    explicit new setting wins) and the run records of ``RECORDS`` left out."""
+    overrides = {key: value for key, value in overrides.items() if key not in RECORDS}
+    for old, (new, values) in RENAMED.items():
+        if old not in overrides:
+            continue
+        raw = overrides.pop(old)
+        value = values.get(raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes"))
+        if new in overrides:
+            continue
+        if raw:  # a setting the old spelling asked for (its "off" was the default, and needs no note)
+            print(f"note: {_flag(old)} is now {_flag(new)} {value}; the old spelling still works.", file=sys.stderr)
+        overrides[new] = value
+    return overrides
+
+
 def make_config(config_cls, overrides):
     """Build ``config_cls`` from a dict of overrides; unknown keys raise ``ConfigError``."""
+    overrides = _renamed(overrides)
     names = [f.name for f in dataclasses.fields(config_cls)]
     unknown = [key for key in overrides if key not in names]
     if unknown:

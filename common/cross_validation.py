@@ -16,6 +16,7 @@ import sys
 import numpy as np
 
 from common.datasets.files import DataError
+from common.precision import build_for_training
 
 BASELINES = ("majority_baseline", "chance_baseline")
 
@@ -27,13 +28,14 @@ class ResettableModel:
     finished folds gets the same numbers.
 
     Args:
-        build: a function with no arguments returning a compiled ``keras.Model``; called under ``strategy``.
+        build: a function with no arguments returning a compiled ``keras.Model``; called under ``strategy``, in the
+            run's precision (``common.precision.build_for_training``; ``precision`` records it).
         strategy: the ``tf.distribute`` strategy of the run.
     """
 
     def __init__(self, build, strategy):
         with strategy.scope():
-            self.model = build()
+            self.model, self.precision = build_for_training(build)
             self.model.optimizer.build(self.model.trainable_variables)
         self._variables = [*self.model.variables, *self.model.optimizer.variables]
         self._initial = [variable.numpy() for variable in self._variables]

@@ -212,11 +212,10 @@ def main(argv=None):
     from common.tf_setup import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
-    # Keras 3 is a separate package; it still imports and loads .keras files in a legacy-Keras process.
-    import keras
     import tensorflow_model_optimization as tfmot
     import tf_keras
 
+    from common.precision import load_model
     from common.quantize import apply_activation
 
     builder = _import_builder(arguments.builder)
@@ -224,7 +223,9 @@ def main(argv=None):
     data = _load_data(arguments.data)
     tf_keras.utils.set_random_seed(arguments.seed)
 
-    trained = keras.saving.load_model(arguments.model, compile=False)
+    # Keras 3 is a separate package; it still imports and loads .keras files in a legacy-Keras process. The model
+    # computes in float32 whatever precision it trained in, as the twin does (common.precision).
+    trained = load_model(arguments.model)
     expected_shape = tuple(trained.input_shape[1:])
     for key in ("x_train", "x_val"):
         if data[key].shape[1:] != expected_shape:

@@ -98,12 +98,13 @@ class ModelRunner:
         self._models = {}
 
     def load(self, path):
-        """The Keras model in ``path`` (loaded in safe mode, not compiled); raises on a file Keras cannot load."""
+        """The Keras model in ``path`` (loaded in safe mode, not compiled, computing in float32 whatever precision it
+        trained in: ``common.precision.load_model``); raises on a file Keras cannot load."""
         path = Path(path)
         if path not in self._models:
-            import keras
+            from common.precision import load_model
 
-            self._models[path] = keras.saving.load_model(path, compile=False, safe_mode=True)
+            self._models[path] = load_model(path, compile=False, safe_mode=True)
         return self._models[path]
 
     def predict(self, path, inputs, predict=None):

@@ -4,7 +4,8 @@
 
     <run>/<model_name>/best.keras     the weights of the best validation epoch (the model the run reports)
     <run>/<model_name>/history.csv    one row per epoch, including the seconds each epoch took
-    <run>/<model_name>/done.json      when it finished, the best epoch, the epochs run, the training time
+    <run>/<model_name>/done.json      when it finished, the best epoch, the epochs run, the training time, the
+                                      precision it trained in (common.precision)
 
 While it trains, everything goes to ``<run>/<model_name>.training/``; when the training is over, that folder
 is renamed to ``<run>/<model_name>/`` in one step. A model folder therefore exists only for a finished fit, with
@@ -16,11 +17,15 @@ discarded and that model trained again from its first epoch: every fit starts fr
 resumed run gives exactly the numbers of an uninterrupted one. (Continuing mid-fit from the last epoch would
 not: the data order, the augmentation and the dropout draws of the remaining epochs would differ.)
 
+The model trains in the run's precision (``--precision``; ``common.precision.build_for_training``) and is saved
+and returned computing in float32, so that every score and every reload is the same on any machine.
+
 Early stopping and checkpoint selection watch a validation metric, so the validation data must be given
 explicitly and must not be the test split: the test split is for the one final evaluation.
 """
 
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -33,79 +38,12 @@ import numpy as np
 from common.atomic import save_model, write_json
 from common.evaluate import evaluate_predictions
 from common.faults import fault_point
+from common.precision import build_for_training, to_float32
+from common.run import DONE_FILE
 from common.tf_setup import import_tensorflow_quietly
 
 tf = import_tensorflow_quietly()
 import keras  # noqa: E402  (TensorFlow must be imported first, quietly)
-
-
-def get_strategy(name="default"):
-    """The ``tf.distribute`` strategy for ``--strategy``: default, mirrored or multi-worker.
-
-    "mirrored" copies the model to every local GPU and splits each batch between them; "multi-worker" does the
-    same across the processes (machines) listed in the ``TF_CONFIG`` environment variable, one per process.
-    """
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if name == "multi-worker":
-        _patch_keras_for_multi_worker()
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    raise ValueError(f"Unknown strategy {name!r}; use default, mirrored or multi-worker.")
-
-
-def _patch_keras_for_multi_worker():
-    """Mend two places where Keras 3.15's TensorFlow trainer breaks under ``MultiWorkerMirroredStrategy``
-    (tensorflow/tensorflow#72388; ``model.fit`` fails in both):
-
-    - before the first step, it builds the model on the first batch averaged over the replicas with a collective
-      reduce that cannot take the dataset's per-replica values ("Attempt to convert a value (PerReplica...)");
-      only the shapes matter there, so this process's own part of the batch serves;
-    - it averages each step's scalar logs with a reduce along axis 0, which a scalar does not have ("Invalid
-      reduction dimension 0"); the metrics are already synchronised across the workers, so the mean of this
-      process's replicas is the value.
-    """
-    from keras.src.backend.tensorflow import trainer
-
-    if getattr(trainer, "_suite_multi_worker_patch", False):
-        return
-    original_reduce = trainer.reduce_per_replica
-
-    def reduce_per_replica(values, strategy, reduction):
-        if reduction in ("mean", "auto") and trainer._collective_all_reduce_multi_worker(strategy):
-            def mean(value):
-                local = (strategy.experimental_local_results(value) if trainer._is_per_replica_instance(value)
-                         else (value,))
-                return tf.reduce_mean(tf.stack(list(local)), axis=0)
-
-            return tf.nest.map_structure(mean, values)
-        return original_reduce(values, strategy, reduction)
-
-    def maybe_symbolic_build(self, iterator=None, data_batch=None):
-        if self._distribute_strategy is None:
-            return
-        if iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = tf.nest.map_structure(
-                    lambda value: (self.distribute_strategy.experimental_local_results(value)[0]
-                                   if isinstance(value, tf.distribute.DistributedValues) else value), next(batches))
-                break
-        with self.distribute_strategy.scope():
-            self._symbolic_build(data_batch=data_batch)
-
-    trainer.reduce_per_replica = reduce_per_replica
-    trainer.TensorFlowTrainer._maybe_symbolic_build = maybe_symbolic_build
-    trainer._suite_multi_worker_patch = True
-
-
-def set_mixed_precision(enabled):
-    """Compute in float16 with float32 variables (``mixed_float16``) or in plain float32.
-
-    Models built afterwards pick the policy up; their output layers keep ``dtype="float32"`` so that
-    probabilities and losses stay in float32.
-    """
-    keras.mixed_precision.set_dtype_policy("mixed_float16" if enabled else "float32")
 
 
 class _FaultPoint(keras.callbacks.Callback):
@@ -158,13 +96,14 @@ class ValidationAUC(keras.callbacks.Callback):
 class FitResult:
     """A trained model (with its best-epoch weights) and how training went."""
 
-    model: keras.Model
+    model: keras.Model  # computes in float32 (common.precision.to_float32), whatever precision it trained in
     history: dict  # metric name -> list of per-epoch values, including "epoch_seconds"
     best_epoch: int  # 1-based
     best_value: float  # the monitored metric at the best epoch
     train_seconds: float  # the sum of epoch times, across resumed sessions
     folder: Path
     resumed: bool
+    precision: dict = dataclasses.field(default_factory=dict)  # common.precision.ModelPrecision: what it trained in
 
     @property
     def epochs_run(self):
@@ -219,12 +158,16 @@ def training_folder(folder):
 
 
 def _finished(folder, monitor, mode, model):
-    """The FitResult of a finished fit in ``folder`` (its best weights loaded into ``model``)."""
+    """The FitResult of a finished fit in ``folder`` (its best weights loaded into ``model``, switched to float32)."""
     _load_best_weights(model, folder / "best.keras")
     history = read_history(folder / "history.csv")
     best_epoch, best_value = _best(history, monitor, mode)
-    return FitResult(model, history, best_epoch, best_value, sum(history.get("epoch_seconds", [])), folder,
-                     resumed=True)
+    try:
+        precision = json.loads((folder / DONE_FILE).read_text()).get("precision", {})
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        precision = {}
+    return FitResult(to_float32(model), history, best_epoch, best_value, sum(history.get("epoch_seconds", [])),
+                     folder, resumed=True, precision=precision)
 
 
 def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch_size=None,
@@ -234,7 +177,8 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
 
     Args:
         build_model: a function with no arguments returning a *compiled* ``keras.Model``; it is called
-            inside ``strategy.scope()`` so that the variables are placed by the strategy.
+            inside ``strategy.scope()`` so that the variables are placed by the strategy, under the run's
+            precision (``common.precision.build_for_training``).
         train_data: ``(x, y)`` arrays or a batched ``tf.data.Dataset`` of (x, y).
         validation_data: ``(x, y)`` arrays or a batched dataset; never the test split.
         folder: the model folder (see the module docstring); it must not exist unless resuming.
@@ -257,7 +201,7 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
             (``tensorboard --logdir runs/`` shows every run's).
 
     Returns:
-        A ``FitResult``.
+        A ``FitResult`` whose model computes in float32 (its ``best.keras`` too).
     """
     if validation_data is None:
         raise ValueError("fit_model needs validation_data for early stopping and checkpoint selection; "
@@ -283,7 +227,7 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
 
         set_seed(seed)
     with strategy.scope():
-        model = build_model()
+        model, precision = build_for_training(build_model)
     if folder.exists():  # resume=True and the fit had finished
         return _finished(folder, monitor, mode, model)
 
@@ -309,18 +253,22 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
     model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, verbose=verbose,
               class_weight=class_weight, callbacks=all_callbacks, shuffle=False)
 
-    if not (scratch / "best.keras").exists():
-        model.save(scratch / "best.keras")  # no epoch improved on the monitored value: keep the last weights
+    if (scratch / "best.keras").exists():
+        _load_best_weights(model, scratch / "best.keras")
+    # (else no epoch improved on the monitored value: the last weights are kept.) The model the run reports and
+    # saves computes in float32, whatever precision it trained in.
+    save_model(to_float32(model), scratch / "best.keras")
     history = read_history(scratch / "history.csv")
     best_epoch, best_value = _best(history, monitor, mode)
     train_seconds = sum(history.get("epoch_seconds", []))
-    write_json(scratch / "done.json", {"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
-                                       "epochs_run": len(history.get("loss", [])), "train_seconds": train_seconds})
+    write_json(scratch / DONE_FILE, {"best_epoch": best_epoch, "best_value": best_value, "monitor": monitor,
+                                     "epochs_run": len(history.get("loss", [])), "train_seconds": train_seconds,
+                                     "precision": precision.to_dict()})
     # The commit: checkpoint, history and done.json become the model folder together.
     fault_point(f"commit:{folder.name}")
     os.replace(scratch, folder)
-    _load_best_weights(model, folder / "best.keras")
-    return FitResult(model, history, best_epoch, best_value, train_seconds, folder, resumed=False)
+    return FitResult(model, history, best_epoch, best_value, train_seconds, folder, resumed=False,
+                     precision=precision.to_dict())
 
 
 def shard_by_data(dataset):

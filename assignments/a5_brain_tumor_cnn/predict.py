@@ -144,13 +144,10 @@ def main(argv):
     if not files:
         print(f"error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(options.files)}.", file=sys.stderr)
         return 2
-    from common.tf_setup import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    import keras
+    from common.precision import load_model
 
     try:
-        model = keras.models.load_model(model_path)
+        model = load_model(model_path)
     except Exception as error:  # noqa: BLE001 (Keras raises many types for a damaged or foreign file)
         print(f"error: {model_path} cannot be loaded as a Keras model ({type(error).__name__}: "
               f"{str(error).splitlines()[0][:200]}); train the model again or pass another.", file=sys.stderr)

@@ -19,6 +19,7 @@ import numpy as np
 from common.atomic import to_json_ready, write_json, write_text
 from common.config import ConfigError, make_config
 from common.datasets.files import DataError
+from common.precision import load_model
 from common.report import markdown_table
 
 from .config import A6Config
@@ -33,7 +34,6 @@ def evaluate_run(run_folder, data_path):
         DataError: the run or the data cannot be read (the message names the file and the fix).
     """
     from common.evaluate import evaluate_predictions
-    from common.tf_setup import import_tensorflow_quietly
 
     from .data import read_new_cases
     from .report import RESULT_COLUMNS, RESULT_FORMATS, plot_cases, results_rows
@@ -57,13 +57,10 @@ def evaluate_run(run_folder, data_path):
     x, y, names = read_new_cases(data_path, config, class_names)
     if x.ndim - 2 != dimensions:
         raise DataError(f"{data_path} holds {x.ndim - 2}D cases, but the run's models are {dimensions}D.")
-    import_tensorflow_quietly()
-    import keras
-
     models = {}
     for name, model_file, _ in results:
         try:
-            models[name] = keras.saving.load_model(model_file, compile=False)
+            models[name] = load_model(model_file)
         except Exception as error:  # noqa: BLE001 (Keras raises many kinds for a damaged file)
             raise DataError(f"{model_file} cannot be loaded ({type(error).__name__}: {error}).") from None
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
