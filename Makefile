@@ -12,7 +12,7 @@ ARGS ?=
 TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install demo test test-real lint data list clean grade new-assignment submit check release notebook \
+.PHONY: help install demo test test-real bench lint data list clean grade new-assignment submit check release notebook \
         assignment1 assignment2 assignment3 assignment4 assignment5 assignment6
 
 help:
@@ -22,6 +22,7 @@ help:
 	@echo "make notebook      start Jupyter Lab on the assignments' notebooks, with this venv as its kernel"
 	@echo "make assignmentN   run assignment N (1-6) on real data; pass flags with ARGS=\"--epochs 5\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
+	@echo "make bench         training speed of every assignment's main models, float32 against auto (under 10 min)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
 	@echo "make check ASSIGNMENT=3                        the student checks of an assignment's parts to write (no ASSIGNMENT: all)"
 	@echo "make release DEST=../course-2027 [GIT_URL=...] a student copy: every solution block becomes a TODO"
@@ -59,6 +60,10 @@ notebook: $(INSTALLED)
 
 test-real: $(INSTALLED)
 	$(PY) -m pytest -m slow -p no:cacheprovider
+
+# The precision table of the README: float32 against the machine's 16-bit precision, interleaved, per model.
+bench: $(INSTALLED)
+	$(PY) -m assignments bench $(ARGS)
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check common assignments tests

@@ -1,9 +1,10 @@
-"""The suite's launcher: ``python -m assignments {list,run,demo,repeat,check,release,grade,new,submit}``.
+"""The suite's launcher: ``python -m assignments {list,run,demo,repeat,bench,check,release,grade,new,submit}``.
 
     python -m assignments list              the six assignments and whether each is built
     python -m assignments run 1 [ARGS...]   run assignment 1 with its own flags (make assignment1 ARGS=...)
     python -m assignments demo              every built assignment with --smoke, then where the reports are
     python -m assignments repeat 1 --seeds 42,43,44 [-- ARGS...]   one run per seed, mean ± sd of the results
+    python -m assignments bench [--assignments 5,6]   training speed of the main models per precision (make bench)
     python -m assignments check 1           the student checks of assignment 1's parts to write (make check)
     python -m assignments release DEST      a student copy of the suite, solutions replaced by TODOs (make release)
     python -m assignments grade RUN ...     score runs or submissions against their rubrics (make grade RUN=...)
@@ -107,6 +108,8 @@ def main(argv=None):
     repeater.add_argument("number", help="1-6, or the package name of a copy")
     repeater.add_argument("--seeds", default="42,43,44", help="comma-separated seeds (default: 42,43,44)")
     repeater.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
+    commands.add_parser("bench", help="time the main models of every assignment in float32 and in the 16-bit "
+                                      "precision of this machine (make bench); its own flags follow, see bench --help")
     checker = commands.add_parser("check", help="run the student checks of one assignment")
     checker.add_argument("number", help="1-6, the package name of a copy, or all")
     releaser = commands.add_parser("release", help="write a student copy of the suite (solutions become TODOs)")
@@ -138,6 +141,10 @@ def main(argv=None):
     submit.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     submit.add_argument("--out", default="submissions", help="where the archive goes (default: submissions/)")
     argv = sys.argv[1:] if argv is None else list(argv)
+    # `bench FLAGS`: every flag after the command is the bench's own (assignments.bench).
+    bench_flags = argv[1:] if argv[:1] == ["bench"] else None
+    if bench_flags is not None:
+        argv = argv[:1]
     # `repeat N ... -- FLAGS`: the flags after -- belong to the assignment, not to this launcher.
     passed_on = argv[argv.index("--") + 1:] if argv[:1] == ["repeat"] and "--" in argv else []
     options = parser.parse_args(argv[:argv.index("--")] if passed_on or argv[-1:] == ["--"] else argv)
@@ -149,11 +156,15 @@ def main(argv=None):
     if options.command == "repeat":
         return _repeat(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if options.command in ("grade", "check"):
-        # Both predict with TensorFlow models: keep its harmless C++ lines off the terminal, as a run does.
+    if options.command in ("grade", "check", "bench"):
+        # Each runs TensorFlow models: keep its harmless C++ lines off the terminal, as a run does.
         from common.tf_setup import quiet_native_logs
 
         with quiet_native_logs():
+            if options.command == "bench":
+                from assignments.bench import main as bench
+
+                return bench(bench_flags)
             return _grade(options) if options.command == "grade" else _check(options)
     if options.command == "list":
         for number, (package, title) in ASSIGNMENTS.items():

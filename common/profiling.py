@@ -1,7 +1,8 @@
 """Model cost: parameter counts, FLOPs per image and inference latency.
 
 FLOPs are counted analytically, layer by layer, as 2 floating-point operations per multiply-add of the
-dense and convolution layers (any spatial rank, grouped and depthwise included) plus their bias additions.
+dense, attention and convolution layers (any spatial rank, grouped, depthwise and transposed included) plus
+their bias additions.
 Activations, normalisation, pooling and other element-wise work are not counted: for the networks in this
 suite they are a small share, and leaving them out keeps the number comparable with the usual
 "multiply-add" figures in papers. Latency is measured, not estimated.
@@ -32,33 +33,62 @@ def _layers(model):
             yield layer
 
 
+def layer_flops(layer):
+    """Floating-point operations of one layer for one input (0 for a layer the count leaves out)."""
+    if isinstance(layer, keras.layers.Dense):
+        in_features = layer.kernel.shape[0]
+        # A Dense layer on a (…, features) input is applied to every leading position.
+        positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
+        return positions * (2 * in_features * layer.units + (layer.units if layer.use_bias else 0))
+    if isinstance(layer, keras.layers.MultiHeadAttention):
+        # The four projections (query, key, value, output) and the two products of the attention itself
+        # (queries x keys, weights x values), for self-attention over the output's tokens.
+        tokens = int(np.prod(layer.output.shape[1:-1]))
+        model_dim, heads, key_dim = layer._query_dense.kernel.shape
+        value_dim = layer._value_dense.kernel.shape[-1]
+        projections = 2 * tokens * model_dim * heads * (2 * key_dim + 2 * value_dim)
+        return projections + 2 * heads * tokens * tokens * (key_dim + value_dim)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        kernel = layer.kernel.shape  # (kh, kw, in_channels, multiplier)
+        output_positions = int(np.prod(layer.output.shape[1:-1]))
+        out_channels = layer.output.shape[-1]
+        return output_positions * out_channels * (2 * int(np.prod(kernel[:-2])) + int(layer.use_bias))
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        depthwise = layer.depthwise_kernel.shape
+        pointwise = layer.pointwise_kernel.shape
+        output_positions = int(np.prod(layer.output.shape[1:-1]))
+        in_channels = depthwise[-2] * depthwise[-1]
+        return (output_positions * in_channels * 2 * int(np.prod(depthwise[:-2])) +
+                output_positions * (2 * pointwise[-2] * pointwise[-1] + pointwise[-1] * int(layer.use_bias)))
+    if isinstance(layer, keras.layers.Conv1DTranspose | keras.layers.Conv2DTranspose | keras.layers.Conv3DTranspose):
+        # Every input position multiplies the whole kernel (*spatial, filters, in_channels) once.
+        input_positions = int(np.prod(layer.input.shape[1:-1]))
+        return (input_positions * 2 * int(np.prod(layer.kernel.shape)) +
+                int(np.prod(layer.output.shape[1:-1])) * layer.filters * int(layer.use_bias))
+    if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D):
+        kernel = layer.kernel.shape  # (*spatial, in_channels / groups, filters)
+        output_positions = int(np.prod(layer.output.shape[1:-1]))
+        return output_positions * layer.filters * (2 * int(np.prod(kernel[:-1])) + int(layer.use_bias))
+    return 0
+
+
 def count_flops(model):
     """Floating-point operations for one input of a built model (see the module docstring)."""
-    flops = 0
+    return int(sum(layer_flops(layer) for layer in _layers(model)))
+
+
+def count_training_flops(model):
+    """Floating-point operations of one training step per input: the forward pass, then for the backward pass
+    the same again for the weight gradients of every trainable layer and for the input gradients of every layer
+    after the first trainable one (a frozen backbone below the trained head needs neither). About 3x
+    ``count_flops`` for a network trained whole."""
+    total, seen_trainable = 0, False
     for layer in _layers(model):
-        if isinstance(layer, keras.layers.Dense):
-            in_features = layer.kernel.shape[0]
-            # A Dense layer on a (…, features) input is applied to every leading position.
-            positions = int(np.prod(layer.output.shape[1:-1])) if len(layer.output.shape) > 2 else 1
-            flops += positions * (2 * in_features * layer.units + (layer.units if layer.use_bias else 0))
-        elif isinstance(layer, keras.layers.DepthwiseConv2D):
-            kernel = layer.kernel.shape  # (kh, kw, in_channels, multiplier)
-            output_positions = int(np.prod(layer.output.shape[1:-1]))
-            out_channels = layer.output.shape[-1]
-            flops += output_positions * out_channels * (2 * int(np.prod(kernel[:-2])) + int(layer.use_bias))
-        elif isinstance(layer, keras.layers.SeparableConv2D):
-            depthwise = layer.depthwise_kernel.shape
-            pointwise = layer.pointwise_kernel.shape
-            output_positions = int(np.prod(layer.output.shape[1:-1]))
-            in_channels = depthwise[-2] * depthwise[-1]
-            flops += output_positions * in_channels * 2 * int(np.prod(depthwise[:-2]))
-            flops += output_positions * (2 * pointwise[-2] * pointwise[-1] + pointwise[-1] * int(layer.use_bias))
-        elif isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D | keras.layers.Conv3D):
-            kernel = layer.kernel.shape  # (*spatial, in_channels / groups, filters)
-            output_positions = int(np.prod(layer.output.shape[1:-1]))
-            macs_per_output = int(np.prod(kernel[:-1]))
-            flops += output_positions * layer.filters * (2 * macs_per_output + int(layer.use_bias))
-    return int(flops)
+        flops = layer_flops(layer)
+        trainable = layer.trainable and bool(layer.trainable_weights)
+        total += flops + (flops if trainable else 0) + (flops if seen_trainable else 0)
+        seen_trainable = seen_trainable or trainable
+    return int(total)
 
 
 def measure_latency(model, example, batch_size=256, repeats=50, warmup=5):
