@@ -35,3 +35,21 @@ def sample_data_banner(manifest):
 def figure_list(figures):
     """The figures of a report, {caption: path relative to the run folder}, as Markdown: caption, then image."""
     return "\n".join(f"**{caption}**\n\n![{caption}]({path})\n" for caption, path in figures.items())
+
+
+def precision_note(metrics):
+    """The paragraph every report ends with: which precision each model trained in and why, from
+    ``metrics["precision"]`` (``common.run.RunFolder.precision_record``); empty for a run that has none."""
+    record = metrics.get("precision") or {}
+    if not record:
+        return ""
+    groups = {}
+    for name, model in record.get("models", {}).items():
+        groups.setdefault((model["precision"], model["reason"]), []).append(f"`{name}`")
+    parts = []
+    for (precision, reason), names in groups.items():
+        compute = "float32" if precision == "float32" else f"{precision} compute with float32 weights and outputs"
+        parts.append(f"{compute} for {', '.join(names)} ({reason})")
+    trained = "; ".join(parts) if parts else f"{record['precision']} ({record['reason']})"
+    return (f"Precision (`--precision {record['requested']}`, {record['machine']}): {trained}. Every score here "
+            "comes from the trained models computing in float32.")

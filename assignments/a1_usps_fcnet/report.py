@@ -9,7 +9,7 @@ from common.plots import (
     plot_roc_curves,
     save_figure,
 )
-from common.report import figure_list, markdown_table, sample_data_banner
+from common.report import figure_list, markdown_table, precision_note, sample_data_banner
 
 from .data import CLASS_NAMES
 from .model import augmentation_layers
@@ -145,4 +145,6 @@ Latency is the median over {config.latency_repeats} calls of a compiled forward 
 
 {figure_list(figures)}
 Seed {config.seed}; augmentation {'on' if config.augment else 'off'}; whole run {metrics['wall_seconds']:.0f} s.
+
+{precision_note(metrics)}
 """)

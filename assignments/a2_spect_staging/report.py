@@ -14,7 +14,7 @@ from common.plots import (
     plot_roc_curves,
     save_figure,
 )
-from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
+from common.report import INTENDED_USE, figure_list, markdown_table, precision_note, sample_data_banner
 
 from .data import normalize, volume_cases
 
@@ -230,4 +230,6 @@ stopping) and saved as `{chosen_row['model_file']}`.
 
 {figure_list(figures)}
 Seed {config.seed}; whole run {metrics['wall_seconds']:.0f} s.
+
+{precision_note(metrics)}
 """)

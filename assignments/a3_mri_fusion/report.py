@@ -7,7 +7,7 @@ from common.datasets.medmnist_benchmarks import SOURCE, published_rows
 from common.gradcam import grad_cam, overlay
 from common.planes import plot_planes
 from common.plots import plot_confusion_matrix, plot_learning_curves, plot_roc_comparison, save_figure
-from common.report import figure_list, markdown_table, sample_data_banner
+from common.report import figure_list, markdown_table, precision_note, sample_data_banner
 
 from .model import gradcam_layer_name
 
@@ -164,4 +164,6 @@ this machine.
 
 {figure_list(figures)}
 Seed {config.seed}; whole run {metrics['wall_seconds']:.0f} s.
+
+{precision_note(metrics)}
 """)

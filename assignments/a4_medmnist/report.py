@@ -14,7 +14,7 @@ from common.plots import (
     plot_roc_curves,
     save_figure,
 )
-from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
+from common.report import INTENDED_USE, figure_list, markdown_table, precision_note, sample_data_banner
 
 from .model import cnn3d_gradcam_layer, resnet_gradcam_layer
 
@@ -278,7 +278,8 @@ variant's, from the same rounds. "distinct scores" counts the different scores t
 def write_report(run_folder, config, trained, rows, scores, selection, quantization, transfer):
     """Draw the figures and write report.md; ``transfer`` is how the VGG16 rows were trained (None: not asked)."""
     figures = make_figures(config, run_folder, trained, rows, scores, selection)
-    elapsed = run_folder.read_metrics()["wall_seconds"]
+    metrics = run_folder.read_metrics()
+    elapsed = metrics["wall_seconds"]
     sets = {}
     for model in trained.values():
         sets.setdefault(model.data.key, model.data)
@@ -345,4 +346,6 @@ re-estimated on the clean training images; "val AUC (checkpoint)" is before that
 
 {figure_list(figures)}
 Seed {config.seed}; whole run {elapsed / 60:.1f} min.
+
+{precision_note(metrics)}
 """)

@@ -15,7 +15,7 @@ from common.plots import (
     plot_roc_curves,
     save_figure,
 )
-from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
+from common.report import INTENDED_USE, figure_list, markdown_table, precision_note, sample_data_banner
 
 from .data import INFO
 from .model import mri_augmentation
@@ -200,4 +200,6 @@ Per-class precision / recall / F1 on the official test set:
 
 {figure_list(figures)}
 Seed {config.seed}; augmentation {'on' if config.augment else 'off'}; whole run {metrics['wall_seconds']:.0f} s.
+
+{precision_note(metrics)}
 """)

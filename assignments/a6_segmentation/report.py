@@ -6,7 +6,7 @@ reuses the slice figure and the results table for new data. The ``draw_*`` funct
 import numpy as np
 
 from common.plots import plot_learning_curves, save_figure
-from common.report import INTENDED_USE, figure_list, markdown_table, sample_data_banner
+from common.report import INTENDED_USE, figure_list, markdown_table, precision_note, sample_data_banner
 from common.segmentation import random_crop
 
 from .data import augmented_crop, level_multiple
@@ -233,4 +233,6 @@ cell regions, the mean over the test slices. Best on validation (pixel error): *
 Seed {config.seed}; widths {', '.join(map(str, metrics.get('filters', [])))}; loss cross-entropy +
 {config.dice_weight:g} x soft Dice; augmentation: flips and turns {'on' if config.flips else 'off'}, elastic
 {config.elastic_alpha:g} px rms over {config.elastic_sigma:g} px; whole run {metrics['wall_seconds']:.0f} s.
+
+{precision_note(metrics)}
 """)
