@@ -17,8 +17,8 @@ step), the speed-up (float32's median over the other's), the precision ``--preci
 its speed-up over float32 (1.00 where auto keeps float32: the same computation), and the training GFLOP/s:
 the FLOPs of one training step counted by ``common.profiling.count_training_flops`` (the forward pass and the
 gradients it needs, about 3x the forward FLOPs of a network trained whole) x the batch, over the median step.
-The machine's own peak comes from a matrix-product probe in each precision (``matmul_peak``), so each row shows
-its share of that peak.
+The machine's own peak comes from a matrix-product and a convolution probe in each precision (``peak_gflops``),
+so each row shows its share of that peak.
 
 It writes ``runs/bench/<timestamp>/bench.md`` (the table, the machine and the date) and ``bench.json``.
 """
@@ -165,22 +165,41 @@ MODELS = {1: assignment1_models, 2: assignment2_models, 3: assignment3_models, 4
           5: assignment5_models, 6: assignment6_models}
 
 
-def matmul_peak(precision, size=2048, seconds=2.0):
-    """The GFLOP/s of a (size x size) matrix product in ``precision`` on this machine: the best of repeated
-    products over about ``seconds`` (the ceiling a layer's arithmetic can reach here)."""
-    import tensorflow as tf
+# The peak probes: a square matrix product and a 3x3 convolution (batch, side, channels), the two kernels that do
+# the suite's arithmetic; oneDNN runs the convolution a little faster than the product.
+MATMUL_SIZE = 2048
+CONV_PROBE = (16, 64, 128)
 
-    dtype = {"float32": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}[precision]
-    a = tf.cast(tf.random.stateless_normal((size, size), seed=(1, 2)), dtype)
-    b = tf.cast(tf.random.stateless_normal((size, size), seed=(3, 4)), dtype)
-    product = tf.function(lambda a, b: tf.matmul(a, b))
-    product(a, b).numpy()
+
+def _best_seconds(function, arguments, seconds):
+    function(*arguments).numpy()  # trace, and let oneDNN pick its kernel
     best, deadline = float("inf"), time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
-        product(a, b).numpy()
+        function(*arguments).numpy()
         best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best / 1e9
+    return best
+
+
+def peak_gflops(precision, seconds=1.5):
+    """This machine's GFLOP/s in ``precision``: the better of a MATMUL_SIZE-square matrix product and a 3x3
+    convolution of CONV_PROBE, each the best of repeated calls over about ``seconds`` (the ceiling a layer's
+    arithmetic can reach here)."""
+    import tensorflow as tf
+
+    dtype = {"float32": tf.float32, "bfloat16": tf.bfloat16, "float16": tf.float16}[precision]
+
+    def normal(shape, seed):
+        return tf.cast(tf.random.stateless_normal(shape, seed=(seed, 0)), dtype)
+
+    size = MATMUL_SIZE
+    matmul = 2 * size ** 3 / _best_seconds(tf.function(tf.matmul), (normal((size, size), 1), normal((size, size), 2)),
+                                           seconds)
+    batch, side, channels = CONV_PROBE
+    convolve = tf.function(lambda x, kernel: tf.nn.conv2d(x, kernel, 1, "SAME"))
+    conv = 2 * batch * side * side * channels * channels * 9 / _best_seconds(
+        convolve, (normal((batch, side, side, channels), 3), normal((3, 3, channels, channels), 4)), seconds)
+    return max(matmul, conv) / 1e9
 
 
 def _time_steps(model, x, y, steps):
@@ -218,8 +237,8 @@ def bench_model(spec, precisions, rounds, choice):
         for precision in order:
             times[precision] += _time_steps(models[precision], x, y, steps)
     kind = model_kind(first)
-    auto, _ = choice.for_model(kind)
     flops = count_training_flops(first) * spec.batch_size
+    auto, _ = choice.for_model(kind, flops / 1e9)
     row = {"assignment": spec.assignment, "model": spec.name, "kind": kind, "batch": spec.batch_size,
            "input": "x".join(map(str, spec.input_shape)), "steps": steps, "rounds": rounds,
            "train_gflop_per_step": flops / 1e9, "auto": auto}
@@ -241,7 +260,8 @@ def _timing(value):
 
 def _table(rows, precisions, peaks):
     sixteen = precisions[1] if len(precisions) > 1 else None
-    header = ["assignment", "model", "kind", "input x batch", "steps x rounds", "float32 ms / step (range)"]
+    header = ["assignment", "model", "kind", "input x batch", "GFLOP / step", "steps x rounds",
+              "float32 ms / step (range)"]
     if sixteen:
         header += [f"{sixteen} ms / step (range)", f"{sixteen} speed-up"]
     header += ["auto picks", "auto speed-up", "GFLOP/s (auto)", "share of peak"]
@@ -249,7 +269,7 @@ def _table(rows, precisions, peaks):
     for row in rows:
         auto = row["auto"]
         cells = [f"A{row['assignment']}", row["model"], row["kind"], f"{row['input']} x {row['batch']}",
-                 f"{row['steps']} x {row['rounds']}", _timing(row["float32"])]
+                 f"{row['train_gflop_per_step']:.1f}", f"{row['steps']} x {row['rounds']}", _timing(row["float32"])]
         if sixteen:
             cells += [_timing(row[sixteen]), f"{row[sixteen]['speedup']:.2f}x"]
         gflops = row[auto]["gflops"]
@@ -276,7 +296,7 @@ def main(argv=None):
     if options.rounds < 1:
         parser.error("--rounds must be at least 1")
 
-    from common.precision import choose_precision
+    from common.precision import CPU_MIN_STEP_GFLOP, choose_precision
     from common.run import environment
     from common.tf_setup import import_tensorflow_quietly
 
@@ -288,8 +308,8 @@ def main(argv=None):
                                           not choice.machine.native_bfloat16)) if native]
     precisions = ["float32", *sixteen]
     print(f"[bench] {choice.machine.description}; timing {', '.join(precisions)}", flush=True)
-    peaks = {precision: matmul_peak(precision) for precision in precisions}
-    print("[bench] matmul peak: " + ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peaks.items()),
+    peaks = {precision: peak_gflops(precision) for precision in precisions}
+    print("[bench] peak: " + ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peaks.items()),
           flush=True)
     rows = []
     for number in chosen:
@@ -306,12 +326,14 @@ def main(argv=None):
     peak_line = ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peaks.items())
     table = _table(rows, precisions, peaks)
     text = (f"# make bench, {now:%Y-%m-%d}\n\n{choice.machine.description}, {machine['cpus']} cores; TensorFlow "
-            f"{machine['tensorflow']}, Keras {machine['keras']}. Matrix-product peak ({2048}x{2048}): {peak_line}. "
+            f"{machine['tensorflow']}, Keras {machine['keras']}. Peak (the better of a {MATMUL_SIZE}-square matrix "
+            f"product and a 3x3 convolution of {CONV_PROBE[2]} channels): {peak_line}. "
             f"Bench time {time.perf_counter() - started:.0f} s.\n\n{table}\n\n"
             "Step times are medians over every timed step (range: fastest to slowest step). GFLOP/s: the counted "
             "FLOPs of a training step (dense, attention and convolution layers, forward and the gradients) x the "
-            "batch, over the median step of the precision auto picks; the share is of that precision's "
-            "matrix-product peak.\n")
+            "batch, over the median step of the precision auto picks; the share is of that precision's peak. Auto "
+            "picks float32 on a CPU for dense-only and depthwise models and for steps under "
+            f"{CPU_MIN_STEP_GFLOP:g} GFLOP (common.precision).\n")
     (folder / "bench.md").write_text(text)
     (folder / "bench.json").write_text(json.dumps({"date": now.isoformat(timespec="seconds"),
                                                    "machine": choice.machine.description, "environment": machine,

@@ -31,11 +31,12 @@ class ResettableModel:
         build: a function with no arguments returning a compiled ``keras.Model``; called under ``strategy``, in the
             run's precision (``common.precision.build_for_training``; ``precision`` records it).
         strategy: the ``tf.distribute`` strategy of the run.
+        batch_size: the training batch (the precision choice weighs a training step's FLOPs).
     """
 
-    def __init__(self, build, strategy):
+    def __init__(self, build, strategy, batch_size=None):
         with strategy.scope():
-            self.model, self.precision = build_for_training(build)
+            self.model, self.precision = build_for_training(build, batch_size=batch_size)
             self.model.optimizer.build(self.model.trainable_variables)
         self._variables = [*self.model.variables, *self.model.optimizer.variables]
         self._initial = [variable.numpy() for variable in self._variables]

@@ -12,11 +12,14 @@ applies what it measured:
 - an NVIDIA GPU of compute capability 8.0 or newer (Ampere, Hopper): bfloat16, which its tensor cores take;
 - an NVIDIA GPU of compute capability 7.x (Volta, Turing): float16, the 16-bit type its tensor cores take;
 - anything else: float32 (a 16-bit type without hardware support is emulated, and slower than float32);
-- and float32 on a CPU, whatever its flags, for the model kinds measured slower in bfloat16 there
-  (``CPU_FLOAT32_KINDS``): a model with no convolution at all (``model_kind`` "dense", such as assignment 1's
-  fully-connected network), whose small matrix products gain little from 16-bit inputs and lose time in the casts
-  around every layer; and a model of depthwise-separable convolutions ("depthwise", such as EfficientNet), whose
-  depthwise layers oneDNN runs slower in bfloat16 than in float32.
+- and float32 on a CPU, whatever its flags, for the models measured no faster in bfloat16 there: the model
+  kinds of ``CPU_FLOAT32_KINDS``, a model with no convolution at all (``model_kind`` "dense", such as assignment
+  1's fully-connected network), whose small matrix products gain little from 16-bit inputs and lose time in the
+  casts around every layer, and a model of depthwise-separable convolutions ("depthwise", such as EfficientNet),
+  whose depthwise layers oneDNN runs slower in bfloat16 than in float32; and a model whose training step is
+  small, under ``CPU_MIN_STEP_GFLOP`` (its counted FLOPs x the batch, ``common.profiling.count_training_flops``):
+  there every layer's fixed cost per step (launching its kernels, casting its weights to bfloat16) outweighs the
+  faster arithmetic, and ``make bench`` measured such models at 0.94-1.13x, within the spread of its timings.
 
 What stays float32 under every precision: the weights, the optimizer's state, the output layer (every builder
 of the suite gives it ``dtype="float32"``, and ``build_for_training`` refuses a model whose outputs are not
@@ -43,6 +46,9 @@ CPU_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
 # Model kinds (``model_kind``) that ``make bench`` measured slower in bfloat16 than in float32 on a CPU with
 # native bfloat16 (see the README's table): under ``auto`` they train in float32 there.
 CPU_FLOAT32_KINDS = ("dense", "depthwise")
+# Below this many GFLOP per training step (the batch's), bfloat16 gained nothing on a CPU in ``make bench``;
+# the conv models above it gained 1.1-1.9x.
+CPU_MIN_STEP_GFLOP = 4.0
 
 # Model kinds by the layers that do most of a model's arithmetic, checked in this order.
 _CONVOLUTIONS = {
@@ -148,29 +154,38 @@ class PrecisionChoice:
     reason: str
     machine: Machine
 
-    def for_model(self, kind):
-        """(precision, reason) for a model of ``kind`` (``model_kind``)."""
+    def for_model(self, kind, step_gflop=None):
+        """(precision, reason) for a model of ``kind`` (``model_kind``) whose training step costs ``step_gflop``
+        GFLOP (None: unknown)."""
         if self.requested != "auto":
             return self.precision, f"--precision {self.requested}"
-        if (self.precision == "bfloat16" and self.machine.device == "cpu" and kind in CPU_FLOAT32_KINDS):
-            what = "a dense-only model (no convolutions)" if kind == "dense" else \
-                "a model of depthwise-separable convolutions"
-            return "float32", f"{what}: measured slower in bfloat16 than in float32 on a CPU by make bench"
+        if self.precision == "bfloat16" and self.machine.device == "cpu":
+            if kind in CPU_FLOAT32_KINDS:
+                what = "a dense-only model (no convolutions)" if kind == "dense" else \
+                    "a model of depthwise-separable convolutions"
+                return "float32", f"{what}: measured slower in bfloat16 than in float32 on a CPU by make bench"
+            if step_gflop is not None and step_gflop < CPU_MIN_STEP_GFLOP:
+                return "float32", (f"a small training step ({step_gflop:.1f} GFLOP, under {CPU_MIN_STEP_GFLOP:g}): "
+                                   "measured no faster in bfloat16 on a CPU by make bench")
         return self.precision, self.reason
 
     def to_dict(self):
         """The record written to config.json and metrics.json."""
         return {"requested": self.requested, "precision": self.precision, "reason": self.reason,
                 "machine": self.machine.description,
-                "float32_kinds": list(CPU_FLOAT32_KINDS) if self.requested == "auto" and self.precision ==
-                "bfloat16" and self.machine.device == "cpu" else []}
+                "float32_kinds": list(CPU_FLOAT32_KINDS) if self._cpu_exceptions() else [],
+                "float32_below_step_gflop": CPU_MIN_STEP_GFLOP if self._cpu_exceptions() else None}
+
+    def _cpu_exceptions(self):
+        return self.requested == "auto" and self.precision == "bfloat16" and self.machine.device == "cpu"
 
     def describe(self):
         """One line for the terminal and the reports."""
         line = f"{self.precision} compute, float32 weights and outputs" if self.precision != "float32" else \
             "float32"
-        if self.to_dict()["float32_kinds"]:
-            line += " (float32 for dense-only and depthwise-convolution models)"
+        if self._cpu_exceptions():
+            line += (f" (float32 for dense-only and depthwise-convolution models and for training steps under "
+                     f"{CPU_MIN_STEP_GFLOP:g} GFLOP)")
         return f"--precision {self.requested}: {line}; {self.reason}"
 
 
@@ -271,17 +286,32 @@ class ModelPrecision:
     precision: str
     kind: str
     reason: str
+    step_gflop: float | None = None  # one training step's counted GFLOP, where the batch size was known
 
     def to_dict(self):
         return dataclasses.asdict(self)
 
 
-def build_for_training(build, choice=None):
+def step_gflop(model, batch_size):
+    """GFLOP of one training step of ``batch_size`` inputs (``common.profiling.count_training_flops``), or None
+    where the batch or the layers' shapes are unknown."""
+    if not batch_size:
+        return None
+    from common.profiling import count_training_flops
+
+    try:
+        return count_training_flops(model) * batch_size / 1e9
+    except (AttributeError, TypeError, ValueError):  # a layer not built yet, or of unknown shapes
+        return None
+
+
+def build_for_training(build, choice=None, batch_size=None):
     """Build a model for training in the run's precision: ``(model, ModelPrecision)``.
 
     ``build`` (no arguments, returns a model, compiled or not) runs under the precision's dtype policy. A model
-    of a kind that ``auto`` keeps in float32 is switched to float32 before anything is traced (``to_float32``):
-    the same weights and random states a float32 build would have, since the policy changes no draw.
+    that ``auto`` keeps in float32 (its kind, or its training step of ``batch_size`` inputs: see
+    ``PrecisionChoice.for_model``) is switched to float32 before anything is traced (``to_float32``): the same
+    weights and random states a float32 build would have, since the policy changes no draw.
 
     Raises:
         ValueError: the model's outputs would not be float32 under a 16-bit precision.
@@ -290,14 +320,15 @@ def build_for_training(build, choice=None):
     with dtype_policy(choice.precision):
         model = build()
     kind = model_kind(model)
-    precision, reason = choice.for_model(kind)
+    gflop = step_gflop(model, batch_size)
+    precision, reason = choice.for_model(kind, gflop)
     if precision == "float32" and choice.precision != "float32":
         to_float32(model)
     if precision != "float32":
         problem = float32_outputs_problem(model)
         if problem:
             raise ValueError(f"{model.name}: {problem}.")
-    return model, ModelPrecision(precision, kind, reason)
+    return model, ModelPrecision(precision, kind, reason, None if gflop is None else round(gflop, 2))
 
 
 def load_model(path, compile=False, safe_mode=True):

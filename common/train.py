@@ -183,7 +183,8 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         validation_data: ``(x, y)`` arrays or a batched dataset; never the test split.
         folder: the model folder (see the module docstring); it must not exist unless resuming.
         epochs: the maximum number of epochs; early stopping usually ends sooner.
-        batch_size: the batch size when ``train_data`` holds arrays.
+        batch_size: the batch size when ``train_data`` holds arrays; with a dataset, the batch it yields (where
+            its element spec does not say it), which the precision choice needs.
         monitor, mode: the validation metric that picks the best epoch and stops training ("auto" maximises
             accuracy / AUC-like names and minimises the rest).
         patience: epochs without improvement before stopping.
@@ -227,7 +228,7 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
 
         set_seed(seed)
     with strategy.scope():
-        model, precision = build_for_training(build_model)
+        model, precision = build_for_training(build_model, batch_size=batch_size or _batch_of(train_data))
     if folder.exists():  # resume=True and the fit had finished
         return _finished(folder, monitor, mode, model)
 
@@ -277,6 +278,15 @@ def shard_by_data(dataset):
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     return dataset.with_options(options)
+
+
+def _batch_of(data):
+    """The static batch size of a dataset's inputs, or None (arrays, or batches of unknown size)."""
+    spec = getattr(data, "element_spec", None)
+    while isinstance(spec, tuple | list):
+        spec = spec[0] if spec else None
+    shape = getattr(spec, "shape", None)
+    return shape[0] if shape is not None and shape.rank else None
 
 
 def as_dataset(data, batch_size, shuffle, seed=None):

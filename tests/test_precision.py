@@ -13,6 +13,7 @@ import pytest
 from common import precision as precision_module
 from common.config import PRECISIONS, ConfigError, parse_config
 from common.precision import (
+    CPU_MIN_STEP_GFLOP,
     Machine,
     build_for_training,
     choose_precision,
@@ -99,11 +100,15 @@ def test_auto_keeps_dense_only_models_in_float32_on_a_cpu_and_asked_for_precisio
     assert auto.for_model("dense")[0] == "float32" and "measured slower" in auto.for_model("dense")[1]
     assert auto.for_model("depthwise")[0] == "float32"
     assert auto.for_model("conv2d")[0] == auto.for_model("conv3d")[0] == "bfloat16"
+    assert auto.for_model("conv2d", step_gflop=12.0)[0] == "bfloat16"
+    small = auto.for_model("conv2d", step_gflop=CPU_MIN_STEP_GFLOP / 2)
+    assert small[0] == "float32" and "small training step" in small[1]
+    assert choose_precision("bfloat16", BF16_CPU).for_model("conv2d", step_gflop=0.1)[0] == "bfloat16"
     assert choose_precision("bfloat16", BF16_CPU).for_model("dense")[0] == "bfloat16"
     emulated = choose_precision("bfloat16", PLAIN_CPU)
     assert emulated.precision == "bfloat16" and "emulated" in emulated.reason
     gpu = choose_precision("auto", Machine("gpu", "GPU 8.0", True, True, (8, 0)))
-    assert gpu.for_model("dense")[0] == "bfloat16"  # the dense exception was measured on CPUs only
+    assert gpu.for_model("dense", step_gflop=0.1)[0] == "bfloat16"  # the exceptions were measured on CPUs only
     with pytest.raises(ValueError, match="--precision must be one of"):
         choose_precision("int8", BF16_CPU)
 
@@ -126,6 +131,19 @@ def test_build_for_training_uses_the_choice_and_keeps_outputs_float32():
     assert keras.config.dtype_policy().name == "float32", "the global policy must come back"
     with pytest.raises(ValueError, match='dtype="float32"'):
         build_for_training(lambda: _conv_net(output_dtype=None), choice)
+
+
+def test_build_for_training_weighs_the_training_step_of_the_batch():
+    auto = choose_precision("auto", BF16_CPU)
+    # The toy conv net: 12x12 positions x 8 filters x 9 taps, forward and weight gradients (its first layer
+    # needs no input gradient), plus its small classifier: far under the threshold at any ordinary batch.
+    model, record = build_for_training(_conv_net, auto, batch_size=16)
+    assert record.precision == "float32" and compute_precision(model) == "float32"
+    assert record.step_gflop == pytest.approx(16 * (2 * 2 * 144 * 8 * 9 + 3 * (2 * 8 * 2 + 2)) / 1e9, abs=0.01)
+    large_batch = int(CPU_MIN_STEP_GFLOP * 1e9 / (2 * 2 * 144 * 8 * 9)) + 1
+    model, record = build_for_training(_conv_net, auto, batch_size=large_batch)
+    assert record.precision == "bfloat16" and compute_precision(model) == "bfloat16"
+    assert build_for_training(_conv_net, auto)[1].step_gflop is None  # no batch: the kind alone decides
 
 
 def test_a_dense_model_under_auto_is_exactly_a_float32_build():
@@ -228,3 +246,28 @@ def test_help_shows_precision_with_auto_as_the_default():
     help_text = " ".join(completed.stdout.split())
     assert "--precision PRECISION" in help_text and "(default: auto)" in help_text
     assert "--mixed-precision" not in help_text  # the old spelling works but is not offered
+
+
+def test_the_bench_times_both_precisions_and_writes_a_row_with_flops_and_peak_share(monkeypatch):
+    from assignments import bench
+
+    monkeypatch.setattr(bench, "ROUND_SECONDS", 0.02)
+    spec = bench.BenchModel(0, "toy", _conv_net, (12, 12, 1), 8, bench._classes(2, one_hot=False))
+    row = bench.bench_model(spec, ["float32", "bfloat16"], 2, choose_precision("auto", BF16_CPU))
+    assert (row["kind"], row["auto"], row["auto_speedup"]) == ("conv2d", "float32", 1.0)  # a tiny step
+    for precision in ("float32", "bfloat16"):
+        timing = row[precision]
+        assert 0 < timing["low_ms"] <= timing["median_ms"] <= timing["high_ms"]
+        assert timing["gflops"] == pytest.approx(row["train_gflop_per_step"] / timing["median_ms"] * 1e3)
+    assert row["bfloat16"]["speedup"] == pytest.approx(row["float32"]["median_ms"] / row["bfloat16"]["median_ms"])
+    table = bench._table([row], ["float32", "bfloat16"], {"float32": 100.0, "bfloat16": 200.0})
+    cells = table.splitlines()[-1].split(" | ")
+    assert "share of peak" in table and cells[-1].rstrip(" |") == f"{row['float32']['gflops'] / 100.0:.0%}"
+
+
+def test_the_bench_refuses_unknown_assignments_in_one_line(capsys):
+    from assignments import bench
+
+    with pytest.raises(SystemExit):
+        bench.main(["--assignments", "1,9"])
+    assert "--assignments takes numbers from 1 to 6" in capsys.readouterr().err

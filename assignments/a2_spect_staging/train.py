@@ -76,7 +76,7 @@ class CrossValidation:
             num_classes = len(self.data.class_names)
             self.models[name] = ResettableModel(lambda: compile_classifier(
                 build_model(name, self.x.shape[1:], num_classes, self.config, weights),
-                learning_rate_for(name, self.config)), self.strategy)
+                learning_rate_for(name, self.config)), self.strategy, self.config.batch_size)
         return self.models[name]
 
     def fold_data(self, fold, normalization):
@@ -173,7 +173,8 @@ def train_final(config, data, run, strategy, chosen, normalization, cv):
     print(f"[final] retraining {chosen['candidate']} on all {len(y_all)} training cases", flush=True)
     fit = fit_model(cv.model(chosen["model"]).reset, dataset,
                     (x_normalised[validation], np.eye(num_classes, dtype=np.float32)[y_all[validation]]),
-                    run.model_folder(chosen["candidate"]), epochs=config.epochs, monitor="val_auc", mode="max",
+                    run.model_folder(chosen["candidate"]), epochs=config.epochs, batch_size=config.batch_size,
+                    monitor="val_auc", mode="max",
                     patience=config.patience, reduce_lr_patience=config.reduce_lr_patience, strategy=strategy,
                     resume=config.resume, verbose=config.verbose, tensorboard=config.tensorboard, task=data.task)
     model_file = fit.folder / "best.keras"
