@@ -76,6 +76,16 @@ def describe_machine():
     return gpus
 
 
+def describe_precision(config):
+    """Print the precision the run's models will train in (``--precision``; ``auto`` decides per machine and per
+    model, see ``common.precision``), and return its ``PrecisionChoice``."""
+    from common.precision import choose_precision
+
+    choice = choose_precision(config.precision)
+    print(f"precision: {choice.describe()}")
+    return choice
+
+
 def _display(*objects):
     from IPython.display import display
 
