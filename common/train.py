@@ -170,6 +170,9 @@ def _finished(folder, monitor, mode, model):
                      folder, resumed=True, precision=precision)
 
 
+VALIDATION_BATCH = 32
+
+
 def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch_size=None,
               monitor="val_loss", mode="auto", patience=10, strategy=None, resume=False, verbose=2,
               reduce_lr_patience=None, class_weight=None, callbacks=(), task=None, seed=None, tensorboard=False):
@@ -249,7 +252,8 @@ def fit_model(build_model, train_data, validation_data, folder, *, epochs, batch
         *callbacks,
     ]
     train_dataset = as_dataset(train_data, batch_size, shuffle=True)
-    validation_dataset = as_dataset(validation_data, batch_size or 256, shuffle=False)
+    # Validation only predicts: batches of at least VALIDATION_BATCH, fewer calls for the same numbers.
+    validation_dataset = as_dataset(validation_data, max(batch_size or 256, VALIDATION_BATCH), shuffle=False)
     # The dataset shuffles itself (seeded); Keras's own shuffle applies only to arrays.
     model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs, verbose=verbose,
               class_weight=class_weight, callbacks=all_callbacks, shuffle=False)
