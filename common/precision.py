@@ -19,7 +19,7 @@ applies what it measured:
   whose depthwise layers oneDNN runs slower in bfloat16 than in float32; and a model whose training step is
   small, under ``CPU_MIN_STEP_GFLOP`` (its counted FLOPs x the batch, ``common.profiling.count_training_flops``):
   there every layer's fixed cost per step (launching its kernels, casting its weights to bfloat16) outweighs the
-  faster arithmetic, and ``make bench`` measured such models at 0.94-1.13x, within the spread of its timings.
+  faster arithmetic, and ``make bench`` measured such models at 0.82-1.08x.
 
 What stays float32 under every precision: the weights, the optimizer's state, the output layer (every builder
 of the suite gives it ``dtype="float32"``, and ``build_for_training`` refuses a model whose outputs are not
@@ -47,7 +47,7 @@ CPU_BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
 # native bfloat16 (see the README's table): under ``auto`` they train in float32 there.
 CPU_FLOAT32_KINDS = ("dense", "depthwise")
 # Below this many GFLOP per training step (the batch's), bfloat16 gained nothing on a CPU in ``make bench``;
-# the conv models above it gained 1.1-1.9x.
+# the conv models above it gained 1.06-2.03x.
 CPU_MIN_STEP_GFLOP = 4.0
 
 # Model kinds by the layers that do most of a model's arithmetic, checked in this order.
