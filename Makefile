@@ -12,7 +12,7 @@ ARGS ?=
 TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: help install demo test test-real bench lint data list clean grade new-assignment submit check release notebook \
+.PHONY: help install demo tensorboard test test-real bench lint data list clean grade new-assignment submit check release notebook \
         assignment1 assignment2 assignment3 assignment4 assignment5 assignment6
 
 help:
@@ -20,7 +20,10 @@ help:
 	@echo "make install GPU=1 set up .venv with TensorFlow's CUDA libraries (Linux, NVIDIA driver)"
 	@echo "make test          set up .venv and run the test suite (no data or network needed)"
 	@echo "make notebook      start Jupyter Lab on the assignments' notebooks, with this venv as its kernel"
-	@echo "make assignmentN   run assignment N (1-6) on real data; pass flags with ARGS=\"--epochs 5\""
+	@echo "make tensorboard   TensorBoard on every run's training curves (runs/)"
+	@echo "make assignmentN   run assignment N (1-6) at its defaults; pass flags with ARGS=\"--epochs 5\"."
+	@echo "                   By default 1, 4, 5, 6 run on real public data in DATA_DIR (USPS, MedMNIST, Kaggle brain MRI, ISBI 2012 EM);"
+	@echo "                   2 and 3 on synthetic stand-ins, unless ARGS=\"--data PATH\" (yours) or, for 3, --dataset adrenalmnist3d_64"
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make bench         training speed of every assignment's main models, float32 against auto (under 10 min)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
@@ -57,6 +60,9 @@ test: $(INSTALLED)
 # (As root, in a container, Jupyter needs --allow-root.)
 notebook: $(INSTALLED)
 	$(VENV)/bin/jupyter lab --notebook-dir=. $(if $(filter 0,$(shell id -u)),--allow-root)
+
+tensorboard: $(INSTALLED)
+	$(PY) -m assignments tensorboard
 
 test-real: $(INSTALLED)
 	$(PY) -m pytest -m slow -p no:cacheprovider

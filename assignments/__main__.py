@@ -10,6 +10,7 @@
     python -m assignments grade RUN ...     score runs or submissions against their rubrics (make grade RUN=...)
     python -m assignments new NAME --from 1 copy an assignment to start your own project (make new-assignment)
     python -m assignments submit 1          pack its code and latest finished run for grading (make submit)
+    python -m assignments tensorboard       TensorBoard on every run's training curves (make tensorboard)
 """
 
 import argparse
@@ -52,6 +53,16 @@ def wait_for(command, **options):
             return process.returncode
         except KeyboardInterrupt:
             continue
+
+
+def _tensorboard(options):
+    """TensorBoard in a child process whose stderr passes the same filter as a run's: TensorFlow's CUDA, oneDNN
+    and CPU-feature lines at start-up say nothing about the logs."""
+    from common.tf_setup import quiet_native_logs
+
+    with quiet_native_logs():
+        return wait_for([sys.executable, "-m", "tensorboard.main", "--logdir", options.logdir, "--port", options.port,
+                         "--load_fast", "true"])
 
 
 def demo():
@@ -140,6 +151,10 @@ def main(argv=None):
     submit.add_argument("--run", help="the run folder to pack (default: the latest finished one)")
     submit.add_argument("--runs-dir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
     submit.add_argument("--out", default="submissions", help="where the archive goes (default: submissions/)")
+    board = commands.add_parser("tensorboard", help="start TensorBoard on the runs' training logs, without "
+                                                     "TensorFlow's start-up lines")
+    board.add_argument("--logdir", default=default_runs_dir(), help="default: $RUNS_DIR or runs/")
+    board.add_argument("--port", default="6006", help="default: 6006")
     argv = sys.argv[1:] if argv is None else list(argv)
     # `bench FLAGS`: every flag after the command is the bench's own (assignments.bench).
     bench_flags = argv[1:] if argv[:1] == ["bench"] else None
@@ -156,6 +171,8 @@ def main(argv=None):
     if options.command == "repeat":
         return _repeat(options)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if options.command == "tensorboard":
+        return _tensorboard(options)
     if options.command in ("grade", "check", "bench"):
         # Each runs TensorFlow models: keep its harmless C++ lines off the terminal, as a run does.
         from common.tf_setup import quiet_native_logs

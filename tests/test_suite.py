@@ -1,6 +1,8 @@
 """The suite as a whole: the launcher behind `make assignmentN` / `make demo`, and the install."""
 
 import importlib.util
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +49,27 @@ def test_makefile_targets_exist():
                    "assignment1 assignment2 assignment3 assignment4 assignment5 assignment6:"):
         assert target in makefile
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_tensorboard_starts_without_tensorflow_start_up_lines(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a free port, so a TensorBoard already running cannot answer instead
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    process = subprocess.Popen([sys.executable, "-m", "assignments", "tensorboard", "--logdir", str(tmp_path),
+                                "--port", port], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if f":{port}/" in line or len(lines) > 50:
+                break
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the launcher and the TensorBoard it started
+        process.wait(timeout=30)
+    output = "".join(lines)
+    assert f":{port}/" in output, output
+    for noise in ("cuda", "oneDNN", "cpu_feature_guard", "TF_ENABLE_ONEDNN_OPTS"):
+        assert noise not in output, output
