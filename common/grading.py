@@ -178,12 +178,12 @@ def rule_test_split_used_once(evidence):
     return PASS, f"{len(files)} prediction file(s), one per reported result"
 
 
-def chosen_on_validation(candidates, chosen, what):
-    """``(status, evidence)`` for a selection rule: ``chosen`` must be the arg-max of ``candidates``
-    (a mapping name -> validation score)."""
+def chosen_on_validation(candidates, chosen, what, lower_is_better=False):
+    """``(status, evidence)`` for a selection rule: ``chosen`` must be the best of ``candidates`` (a mapping name
+    -> validation score, shown as it is): the highest, or the lowest when ``lower_is_better`` (an error)."""
     if not candidates:
         return FAIL, f"no validation scores recorded for the {what}"
-    best = max(candidates, key=candidates.get)
+    best = (min if lower_is_better else max)(candidates, key=candidates.get)
     scores = ", ".join(f"{name} {score:.4f}" for name, score in candidates.items())
     if chosen != best and candidates.get(chosen) != candidates[best]:
         return FAIL, f"chose {chosen!r} but {best!r} scored best on validation ({scores})"

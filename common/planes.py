@@ -148,7 +148,8 @@ def plot_planes(volume_or_array, spacing=(1.0, 1.0, 1.0), point=None, path=None,
     figure.tight_layout()
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=100)
+        # As common.plots.save_figure (not imported: it would switch matplotlib to Agg): the title is never cut.
+        figure.savefig(path, dpi=100, bbox_inches="tight", pad_inches=0.08)
     return figure
 
 
@@ -243,7 +244,7 @@ def planes_widget(volume_or_array, spacing=(1.0, 1.0, 1.0), title=None, conventi
         figure = plot_planes(array, spacing, point=tuple(slider.value for slider in sliders), title=title,
                              convention=convention, cmap=cmap)
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=80)
+        figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight", pad_inches=0.08)
         picture.value = buffer.getvalue()
 
     for slider in sliders:

@@ -12,15 +12,16 @@ import numpy as np  # noqa: E402
 
 
 def save_figure(figure, path, dpi=110):
-    """Save a stand-alone ``matplotlib.figure.Figure`` (what the assignments' ``draw_*`` functions return for a
-    notebook to show) as the PNG ``path``; returns ``path``."""
-    figure.savefig(path, dpi=dpi)
+    """Save a ``matplotlib.figure.Figure`` as the PNG ``path`` (a file or a binary buffer); returns ``path``. Every
+    figure of the suite is saved here. The saved area is the box around everything drawn (``bbox_inches="tight"``),
+    so a title or a label wider than the figure is never cut at its edge."""
+    figure.savefig(path, dpi=dpi, format="png", bbox_inches="tight", pad_inches=0.08)
     return path
 
 
 def _save(figure, path):
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)
     return path
 
@@ -63,7 +64,7 @@ def plot_learning_curves(histories, path, metrics=("loss", "accuracy")):
     figure.legend([handles[label] for label in labels], labels, loc="lower center", ncol=columns, fontsize=7,
                   frameon=False)
     figure.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 1))
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)
     return path
 

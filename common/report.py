@@ -6,8 +6,13 @@ import numpy as np
 INTENDED_USE = "Teaching only: not a medical device, not for diagnosis."
 
 
+# How a report writes a float that its table gives no format of its own.
+FLOAT_FORMAT = ".4f"
+
+
 def markdown_table(rows, columns, formats=None):
-    """A Markdown table of ``rows`` (dicts) with ``columns`` as {key: header}; ``formats`` maps key -> spec."""
+    """A Markdown table of ``rows`` (dicts) with ``columns`` as {key: header}; ``formats`` maps key -> spec. A float
+    without a spec is written with 4 decimals (FLOAT_FORMAT), never in full."""
     formats = formats or {}
     keys = list(columns)
     lines = ["| " + " | ".join(columns[k] for k in keys) + " |", "|" + "---|" * len(keys)]
@@ -19,6 +24,8 @@ def markdown_table(rows, columns, formats=None):
                 cells.append("n/a")
             elif key in formats and isinstance(value, int | float | np.number):
                 cells.append(format(value, formats[key]))
+            elif isinstance(value, float | np.floating):
+                cells.append(format(value, FLOAT_FORMAT))
             else:
                 cells.append(str(value))
         lines.append("| " + " | ".join(cells) + " |")

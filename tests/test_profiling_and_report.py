@@ -98,3 +98,34 @@ def test_resuming_with_different_settings_is_refused(tmp_path):
     RunFolder.open(tmp_path, "a9", resume=True).start(Toy(runs_dir=str(tmp_path), resume=True, verbose=0))
     with pytest.raises(RunError, match=r"different settings \(epochs\).*--config .*config.json --resume"):
         RunFolder.open(tmp_path, "a9", resume=True).start(Toy(runs_dir=str(tmp_path), resume=True, epochs=9))
+
+
+def test_floats_in_report_tables_are_rounded():
+    table = markdown_table([{"name": "a", "score": 0.8263168334960935, "seconds": 12.5}], {"name": "n", "score": "s",
+                                                                                            "seconds": "t"},
+                           {"seconds": ".0f"})
+    assert "| a | 0.8263 | 12 |" in table
+
+
+def test_a_title_wider_than_its_figure_is_saved_whole(tmp_path):
+    """save_figure keeps every text inside the saved image; no figure of the suite is saved another way."""
+    import re
+    from pathlib import Path
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from common.plots import save_figure
+
+    figure = Figure(figsize=(2, 2))
+    figure.add_subplot().plot([0, 1])
+    title = figure.suptitle("a title much wider than the two inches of this figure, which a plain savefig cuts")
+    save_figure(figure, tmp_path / "wide.png", dpi=50)
+    width = Image.open(tmp_path / "wide.png").size[0]
+    title_width = title.get_window_extent(FigureCanvasAgg(figure).get_renderer()).width / figure.dpi * 50
+    assert title_width > 2 * 50 and width >= 0.9 * title_width  # glyph sizes vary a little with the dpi
+    root = Path(__file__).resolve().parent.parent
+    for path in [*root.glob("common/**/*.py"), *root.glob("assignments/**/*.py")]:
+        for call in re.findall(r"\.savefig\(([^)]*)\)", path.read_text()):
+            assert 'bbox_inches="tight"' in call, f"{path.relative_to(root)}: savefig({call}) can cut a title"

@@ -103,7 +103,7 @@ def cv_figure(run, cv_rows, cv_baselines, chosen):
     figure.legend(handles=handles, loc="lower center", ncol=2, fontsize=7, frameon=False)
     figure.tight_layout(rect=(0, 0.12, 1, 1))
     path = run.figures / "cv_comparison.png"
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)
     return path
 

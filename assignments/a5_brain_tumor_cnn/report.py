@@ -158,6 +158,15 @@ def write_report(run, config, data, fits, rows, scores, notes, chosen, transfer)
     if transfer is not None and not transfer.train:
         weights += f"\n- efficientnet_b0: {transfer.note}"
     title = data.sample["title"] if data.sample else INFO.title
+    leakage = markdown_table([
+        {"check": "Training files repeating another Training file byte for byte",
+         "count": duplicates.exact_within_train},
+        {"check": "Testing files repeating another Testing file byte for byte", "count": duplicates.exact_within_test},
+        {"check": "Testing files byte-identical to a Training file", "count": duplicates.exact_test_in_train},
+        {"check": f"Testing images with a near copy in Training (perceptual hash within {duplicates.max_distance} of "
+                  "64 bits; exact copies included)", "count": duplicates.near_test_in_train},
+        {"check": "Training images with a near copy earlier in Training", "count": duplicates.near_within_train},
+    ], {"check": "check", "count": "count"})
     return run.write_report(f"""# Assignment 5: brain-tumour MRI classification (4 classes)
 
 {sample_data_banner(data.sample)}Data: {title} ({data.root});
@@ -169,14 +178,7 @@ channel(s). {len(data.y_train)} training / {len(data.y_val)} validation images (
 
 ## Leakage check: duplicates between Training and Testing
 
-| check | count |
-|---|---|
-| Training files repeating another Training file byte for byte | {duplicates.exact_within_train} |
-| Testing files repeating another Testing file byte for byte | {duplicates.exact_within_test} |
-| Testing files byte-identical to a Training file | {duplicates.exact_test_in_train} |
-| Testing images with a near copy in Training (perceptual hash within {duplicates.max_distance} of 64 bits; \\
-exact copies included) | {duplicates.near_test_in_train} |
-| Training images with a near copy earlier in Training | {duplicates.near_within_train} |
+{leakage}
 
 The de-duplicated test set drops every test image with an exact or near copy in Training:
 {int(duplicates.test_keep.sum())} of {duplicates.test_keep.size} images remain.

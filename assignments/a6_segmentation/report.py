@@ -147,7 +147,7 @@ def plot_cases(images, truths, predictions, names, class_names, path, title):
                     f"predicted{other})", fontsize=10)
     # Leave the top band to the title, so that it does not run into the first row's captions.
     figure.tight_layout(rect=(0, 0, 1, 1 - 0.4 / figure.get_figheight()))
-    figure.savefig(path, dpi=90)
+    save_figure(figure, path, dpi=90)
     plt.close(figure)
     return path
 
@@ -171,7 +171,7 @@ def plot_attention(model, filters, image, path, crop):
         axis.axis("off")
     figure.suptitle("Attention U-Net: how much of each skip connection passes (1 = all)", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=90)
+    save_figure(figure, path, dpi=90)
     plt.close(figure)
     return path
 
