@@ -1,7 +1,7 @@
 """The same run with several seeds: mean and spread of every result, the way a README reports a headline number.
 
     python -m assignments repeat 1 --seeds 42,43,44                       # assignment 1, three seeds
-    python -m assignments repeat 3 --seeds 42,43,44 -- --data adrenalmnist3d_64
+    python -m assignments repeat 3 --seeds 42,43,44 -- --dataset adrenalmnist3d_64
 
 Each seed is one ordinary run of the assignment (``python -m assignments.<package> --seed N ...``), with its own
 run folder. Afterwards ``runs/<package>_seeds/<timestamp>/summary.md`` (also printed) gives, per result row

@@ -35,8 +35,19 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 # Old spellings of settings: {old key: (new key, {old value: new value})}. A command line or a config.json that
 # uses one still works, with a one-line note naming the new setting.
 RENAMED = {"mixed_precision": ("precision", {True: "float16", False: "float32"})}
+# The placeholder --help shows for a field's value, where its upper-case name would not say what to give.
+METAVARS = {"data": "PATH", "dataset": "NAME", "data_dir": "PATH", "runs_dir": "PATH"}
 # Keys a run writes into its config.json as a record, not a setting: --config reads past them.
 RECORDS = ("precision_used",)
+
+
+def old_dataset_spellings(datasets, real=None):
+    """The ``LEGACY`` entries of a config whose ``--data`` once named a data set: ``--data NAME`` (and ``--data
+    real``, the data set ``real``) now being ``--dataset NAME``."""
+    spellings = {("data", name): ({"dataset": name}, f"--dataset {name}") for name in datasets}
+    if real:
+        spellings[("data", "real")] = ({"dataset": real}, f"--dataset {real}")
+    return spellings
 
 
 class ConfigError(ValueError):
@@ -55,9 +66,19 @@ def default_runs_dir():
 
 @dataclasses.dataclass
 class RunConfig:
-    """Options shared by every assignment run."""
+    """Options shared by every assignment run.
 
-    # Where the data sets live, laid out as usps/, medmnist/, brain_tumor_mri/ (see data/README.md).
+    An assignment's config names its data with two fields of its own: ``dataset``, one of the class's
+    ``DATASETS`` (a public set read from ``DATA_DIR``, or a synthetic stand-in), and ``data``, a path to the
+    user's own data that, when given, is read instead. ``LEGACY`` maps an old ``(key, value)`` spelling to
+    ``(new settings, new spelling)``: on the command line it is refused with a one-line error that names the new
+    spelling; in a settings file (an older run's ``config.json``) it is translated, with a note.
+    """
+
+    DATASETS: typing.ClassVar[tuple[str, ...]] = ()
+    LEGACY: typing.ClassVar[dict] = {}
+
+    # The data root: usps/, medmnist/, brain_tumor_mri/, isbi2012_em/, hippocampus/, ... (data/README.md).
     data_dir: str = dataclasses.field(default_factory=default_data_dir)
     # Parent folder of the run folders; each run writes runs/<assignment>/<timestamp>/.
     runs_dir: str = dataclasses.field(default_factory=default_runs_dir)
@@ -79,6 +100,9 @@ class RunConfig:
 
     def validate(self):
         """Raise ``ConfigError`` for values that cannot work; subclasses extend this."""
+        if self.DATASETS and getattr(self, "dataset", None) not in self.DATASETS:
+            raise ConfigError(f"--dataset must be one of {', '.join(self.DATASETS)}, not {self.dataset!r}; your own "
+                              "data goes in --data PATH.")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1} (NumPy's seed range), not "
                               f"{self.seed}.")
@@ -165,7 +189,7 @@ def _class_comments(cls):
             block.append(stripped.lstrip("#").strip())
             continue
         match = _FIELD_LINE.match(line)
-        if match and match.group(1) in getattr(cls, "__dataclass_fields__", {}):
+        if match and match.group(1) in {field.name for field in dataclasses.fields(cls)}:
             name, own = match.group(1), " ".join(block)
             if own:
                 paragraph, paragraph_owner = own, name
@@ -175,15 +199,14 @@ def _class_comments(cls):
 
 
 def field_help(config_cls):
-    """{field: help text}: each field's comment in its config class's source (see ``_class_comments``)."""
+    """{field: help text}: each field's own comment in its config class's source, the block of ``#`` lines right
+    above it and the comment at the end of its line (see ``_class_comments``); empty for a field without one, which
+    the suite's tests refuse. A comment above a group of fields, separated from them by a blank line, is a section
+    heading for a reader of the source, not any flag's help."""
     texts = {}
     for cls in reversed(config_cls.__mro__):
-        for name, (own, inline, paragraph, owner) in _class_comments(cls).items():
-            if own or inline:
-                text = " ".join(part for part in (own, inline) if part)
-            else:
-                text = f"(see {_flag(owner)})" if paragraph else ""
-            texts[name] = text
+        for name, (own, inline, _, _) in _class_comments(cls).items():
+            texts[name] = " ".join(part for part in (own, inline) if part)
     return texts
 
 
@@ -211,7 +234,7 @@ def build_parser(config_cls, prog, description=""):
                                 default=argparse.SUPPRESS, help=help_text)
         else:
             parser.add_argument(_flag(field.name), dest=field.name, default=argparse.SUPPRESS,
-                                metavar=field.name.upper() if not is_tuple else "A,B,...",
+                                metavar=METAVARS.get(field.name, field.name.upper()) if not is_tuple else "A,B,...",
                                 help=help_text + (" comma-separated" if is_tuple else ""))
     return parser
 
@@ -241,10 +264,27 @@ def _convert(config_cls, name, raw):
         raise ConfigError(f"{_flag(name)} expects {expected}, got {raw!r}.") from None
 
 
-def _renamed(overrides):
-    """``overrides`` with the old spellings of ``RENAMED`` turned into their new settings (a one-line note each; an
-    explicit new setting wins) and the run records of ``RECORDS`` left out."""
+def _legacy(config_cls, key, value):
+    """``(new settings, new spelling)`` if ``key`` = ``value`` is an old spelling in ``config_cls.LEGACY``; else
+    None."""
+    try:
+        return getattr(config_cls, "LEGACY", {}).get((key, value))
+    except TypeError:  # an unhashable value (a list from JSON) is no old spelling
+        return None
+
+
+def _renamed(overrides, config_cls=None):
+    """``overrides`` with the old spellings of ``RENAMED`` and of ``config_cls.LEGACY`` turned into their new
+    settings (a one-line note each; an explicit new setting wins) and the run records of ``RECORDS`` left out."""
     overrides = {key: value for key, value in overrides.items() if key not in RECORDS}
+    for key, value in list(overrides.items()):
+        old = _legacy(config_cls, key, value)
+        if old:
+            new_settings, spelling = old
+            print(f"note: {_flag(key)} {value} is now {spelling}; read as that.", file=sys.stderr)
+            del overrides[key]
+            for new_key, new_value in new_settings.items():
+                overrides.setdefault(new_key, new_value)
     for old, (new, values) in RENAMED.items():
         if old not in overrides:
             continue
@@ -258,9 +298,14 @@ def _renamed(overrides):
     return overrides
 
 
+def upgraded(config_cls, settings):
+    """``settings`` (a dict, e.g. an older run's config.json) in today's spellings; see ``RunConfig.LEGACY``."""
+    return _renamed(settings, config_cls)
+
+
 def make_config(config_cls, overrides):
     """Build ``config_cls`` from a dict of overrides; unknown keys raise ``ConfigError``."""
-    overrides = _renamed(overrides)
+    overrides = _renamed(overrides, config_cls)
     names = [f.name for f in dataclasses.fields(config_cls)]
     unknown = [key for key in overrides if key not in names]
     if unknown:
@@ -278,6 +323,20 @@ def make_config(config_cls, overrides):
     return config
 
 
+def _refuse_old_spellings(parser, config_cls, argv):
+    """Exit with a one-line error naming the new spelling for a ``--flag value`` of ``config_cls.LEGACY``."""
+    for index, word in enumerate(argv):
+        if not word.startswith("--"):
+            continue
+        name, equals, value = word[2:].partition("=")
+        if not equals:
+            value = argv[index + 1] if index + 1 < len(argv) else None
+        old = _legacy(config_cls, name.replace("-", "_"), value)
+        if old and not (name == "data" and Path(value).expanduser().exists()):
+            suffix = "; --data takes a path to your own data" if name == "data" else ""
+            parser.exit(2, f"{parser.prog}: error: --{name} {value} is now {old[1]}{suffix}.\n")
+
+
 def parse_config(config_cls, argv=None, prog="assignment", description="", smoke=None):
     """Parse command-line flags into ``config_cls``.
 
@@ -285,7 +344,9 @@ def parse_config(config_cls, argv=None, prog="assignment", description="", smoke
     a ``--config`` JSON file, explicit flags. Exits with status 2 and a clear message on a bad flag or value.
     """
     parser = build_parser(config_cls, prog, description)
-    args = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _refuse_old_spellings(parser, config_cls, argv)
+    args = vars(parser.parse_args(argv))
     config_file = args.pop("config", None)
     overrides = {}
     if config_file:

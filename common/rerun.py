@@ -79,16 +79,23 @@ def require_files(*paths, what="the test data"):
                             "folder that holds it")
 
 
-def run_config(config_cls, recorded, data_dir):
+def run_config(config_cls, recorded, data_dir, public_copy=False):
     """The run's configuration rebuilt from its ``config.json`` (a dict) for the grader: the same settings, with
     the data read from ``data_dir`` and nothing resumed.
+
+    Args:
+        public_copy: the run's data set is public, so the grader reads its own copy from ``data_dir`` also where
+            the run read a copy of its own (``--data PATH``).
 
     Raises:
         common.config.ConfigError: a key or value the assignment does not accept (a forged or damaged file).
     """
-    from common.config import make_config
+    from common.config import make_config, upgraded
 
-    return make_config(config_cls, {**recorded, "data_dir": str(data_dir), "resume": False})
+    settings = {**upgraded(config_cls, recorded), "data_dir": str(data_dir), "resume": False}
+    if public_copy:
+        settings["data"] = ""
+    return make_config(config_cls, settings)
 
 
 class ModelRunner:

@@ -50,7 +50,7 @@ def test_metrics_and_report_are_complete_and_honest(smoke_runs):
     assert "SAMPLE DATA, NOT RESULTS" in report.split("\n## ")[0]
     assert "Hyper-parameter search" in report and "misclassified_fc_net.png" in report
     config = json.loads((folder / "config.json").read_text())
-    assert config["smoke"] is True and config["data"] == "sample"
+    assert config["smoke"] is True and config["dataset"] == "sample" and config["data"] == ""
 
 
 def test_saved_predictions_rescore_to_the_reported_metrics(smoke_runs):
@@ -105,8 +105,8 @@ def test_config_validation_and_model_builders():
     assert parse_hidden_units("512x256") == (512, 256)
     with pytest.raises(ConfigError, match="512x256"):
         make_config(A1Config, {"hidden_units_options": ("512",)})
-    with pytest.raises(ConfigError, match="real or sample"):
-        make_config(A1Config, {"data": "imagenet"})
+    with pytest.raises(ConfigError, match="--dataset must be one of usps, sample"):
+        make_config(A1Config, {"dataset": "imagenet"})
     fc = build_fc_net(hidden_units=(32, 16), augment=False)
     assert [layer.name for layer in fc.layers if "hidden" in layer.name] == ["hidden_1", "hidden_2"]
     assert fc.count_params() == 256 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10

@@ -249,7 +249,7 @@ def test_bad_inputs_mixed_sizes_unreadable_files_and_small_classes(tmp_path, cap
         path.unlink()
     with pytest.raises(DataError, match="'parkinsons' has 2 readable case"):
         load_spect_data(_config(root))
-    with pytest.raises(DataError, match="neither 'synthetic' nor an existing folder"):
+    with pytest.raises(DataError, match="no such folder or CSV file"):
         load_spect_data(_config(tmp_path / "missing"))
     shutil.rmtree(root / "parkinsons")
     with pytest.raises(DataError, match="at least two"):

@@ -144,8 +144,9 @@ def test_medmnist_and_folder_sources_load_to_one_shape(tmp_path):
     from common.datasets.synthetic_mri import write_mri_volume_samples
 
     write_medmnist_samples(tmp_path, flags=("adrenalmnist3d",), per_split=(12, 4, 6))
-    config = make_config(A3Config, {"data": "adrenalmnist3d", "data_dir": str(tmp_path), "depth": 8, "image_size": 16,
-                                    "filters_2d": (4, 8), "resnet_filters": (4, 8), "resnet_blocks": (1, 1)})
+    config = make_config(A3Config, {"dataset": "adrenalmnist3d", "data_dir": str(tmp_path), "depth": 8,
+                                    "image_size": 16, "filters_2d": (4, 8), "resnet_filters": (4, 8),
+                                    "resnet_blocks": (1, 1)})
     data = load_volumes(config)
     assert data.x_train.shape == (12, 8, 16, 16, 1) and len(data.y_val) == 4 and len(data.y_test) == 6
     assert data.sample is not None and "official" in data.split and data.task == "binary"
@@ -163,7 +164,7 @@ def test_medmnist_and_folder_sources_load_to_one_shape(tmp_path):
 
 def test_bad_data_and_flags_give_one_clear_error(tmp_path):
     completed = _cli("--data", str(tmp_path / "nowhere"), "--runs-dir", str(tmp_path))
-    assert completed.returncode == 1 and "neither 'synthetic'" in completed.stderr
+    assert completed.returncode == 1 and "no such folder or CSV file" in completed.stderr
     assert "Traceback" not in completed.stderr and not (tmp_path / "a3_mri_fusion").exists()
     completed = _cli("--approach", "resnet3d")
     assert completed.returncode == 2 and "--approaches" in completed.stderr

@@ -93,7 +93,7 @@ def test_quantized_models_have_int8_tensors_and_float32_agrees_with_keras(smoke_
         assert "INT8" in dtypes["weights"] and "FLOAT32" not in dtypes["weights"] and "INT8" in dtypes["activations"]
     assert tensor_dtypes(folder / rows["float32"]["path"])["input"] == "FLOAT32"
     assert rows["dynamic_range"]["file_bytes"] < rows["float16"]["file_bytes"] < rows["float32"]["file_bytes"]
-    data = load_task_data("retinamnist", 28, make_config(A4Config, {"data": "sample"}))
+    data = load_task_data("retinamnist", 28, make_config(A4Config, {"dataset": "sample"}))
     model = keras.models.load_model(folder / quantization["model_file"])
     np.testing.assert_allclose(run_tflite(folder / rows["float32"]["path"], data.x_test),
                                model.predict(data.x_test, verbose=0), atol=1e-5)
@@ -123,7 +123,8 @@ def test_chestmnist_and_nodulemnist3d_paths_run_on_sample_files(tmp_path):
     from assignments.a4_medmnist.train import run
 
     config = make_config(A4Config, {**SMOKE, "volume_dataset": "nodulemnist3d", "image_dataset": "chestmnist",
-                                    "cnn3d_augment": "off", "augment": "on", "vgg": False, "qat": False,
+                                    "cnn3d_augment": False, "cnn3d_compare_augmentation": False,
+                                    "compare_augmentation": False, "vgg": False, "qat": False,
                                     "gradcam_per_class": 1, "latency_repeats": 3, "runs_dir": str(tmp_path),
                                     "verbose": 0})
     folder = run(config)
@@ -222,7 +223,7 @@ def test_config_checks_name_the_flag_and_the_fix():
                                ({"image_dataset": "chestmnst"}, "Did you mean 'chestmnist'"),
                                ({"image_size": 48}, "published at 28, 64, 128, 224 px only"),
                                ({"volume_size": 128}, "published at 28, 64 px only"),
-                               ({"cnn3d_augment": "sometimes"}, "both, on or off"),
+                               ({"cnn3d_augment": "sometimes"}, "--cnn3d-augment expects bool"),
                                ({"vgg_image_size": 28}, "at least 32"),
                                ({"resnet_blocks": (2, 2)}, "same number of stages")):
         with pytest.raises(ConfigError, match=message):
@@ -277,7 +278,7 @@ def test_malformed_files_give_clear_errors(tmp_path):
 def test_trials_study_runs_a_setting_and_writes_its_summary(tmp_path):
     from assignments.a4_medmnist.trials import main
 
-    assert main(["--settings", "base,resnet", "--data", "sample", "--epochs", "1", "--seeds", "1", "--jobs", "2",
+    assert main(["--settings", "base,resnet", "--dataset", "sample", "--epochs", "1", "--seeds", "1", "--jobs", "2",
                  "--runs-dir", str(tmp_path)]) == 0
     (folder,) = (tmp_path / f"{ASSIGNMENT}_trials").iterdir()
     rows = [json.loads(line) for line in (folder / "trials.jsonl").read_text().splitlines()]

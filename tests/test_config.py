@@ -102,7 +102,7 @@ def test_help_texts_are_the_comments_of_the_config_fields(capsys):
     assert texts["epochs"] == "How many passes over the data; early stopping usually ends sooner."
     assert texts["rate"] == "a share, 50% by default"
     assert texts["first_width"] == "Widths of the two layers, in units, one per layer."
-    assert texts["second_width"] == "(see --first-width)", "a field under a group comment points to it"
+    assert texts["second_width"] == "", "a field without a comment of its own gets no other field's text"
     assert texts["seed"].startswith("One seed for Python, NumPy and Keras"), "the shared fields have theirs too"
     with pytest.raises(SystemExit):
         parse_config(CommentedConfig, ["--help"], prog="toy")
@@ -123,3 +123,71 @@ def test_every_field_of_every_assignment_has_a_help_text():
             texts = field_help(config_cls)
             missing = [field.name for field in dataclasses.fields(config_cls) if not texts.get(field.name)]
             assert not missing, f"{package}.{config_cls.__name__}: no comment for {missing}"
+
+
+def _assignment_parsers():
+    import importlib
+
+    from assignments.catalogue import ASSIGNMENTS
+    from common.config import build_parser
+
+    for package, _ in ASSIGNMENTS.values():
+        module = importlib.import_module(f"assignments.{package}.config")
+        for config_cls in [value for value in vars(module).values()
+                           if isinstance(value, type) and dataclasses.is_dataclass(value)
+                           and value.__module__ == module.__name__]:
+            yield f"{package}.{config_cls.__name__}", config_cls, build_parser(config_cls, package)
+
+
+def test_every_help_line_is_about_its_own_flag():
+    """No help text points to another flag, and no two flags of one command share a text."""
+    for name, _, parser in _assignment_parsers():
+        texts = {}
+        for action in parser._actions:
+            if not action.option_strings or action.help in (None, "==SUPPRESS=="):
+                continue
+            text = action.help.rsplit(" (default:", 1)[0]
+            assert "(see --" not in text, f"{name} {action.option_strings[0]}: {text}"
+            assert text not in texts, f"{name}: {action.option_strings[0]} repeats {texts.get(text)}'s help"
+            texts[text] = action.option_strings[0]
+
+
+def test_data_is_a_path_and_dataset_a_name_in_every_assignment(tmp_path, capsys):
+    """--data takes a path everywhere, the data set is --dataset; the old --data NAME is refused on the command
+    line with the new spelling named, and read as the new spelling from an older run's config.json."""
+    for name, config_cls, parser in _assignment_parsers():
+        if not issubclass(config_cls, RunConfig):
+            continue
+        flags = {action.dest: action for action in parser._actions}
+        assert flags["data"].metavar == "PATH" and flags["dataset"].metavar == "NAME", name
+        assert config_cls().data == "" and config_cls().dataset in config_cls.DATASETS, name
+        old = config_cls.DATASETS[-1]
+        with pytest.raises(SystemExit) as exit_info:
+            parse_config(config_cls, ["--data", old], prog="toy")
+        message = capsys.readouterr().err
+        assert exit_info.value.code == 2 and f"--data {old} is now --dataset {old}" in message, message
+        assert len(message.strip().splitlines()) == 1
+        assert make_config(config_cls, {"data": old}).dataset == old, name
+        capsys.readouterr()
+        folder = tmp_path / old
+        folder.mkdir(exist_ok=True)
+        assert parse_config(config_cls, ["--data", str(folder)]).data == str(folder), "a folder of that name is data"
+        with pytest.raises(SystemExit):
+            parse_config(config_cls, ["--dataset", "no_such_set"], prog="toy")
+        assert "--dataset must be one of" in capsys.readouterr().err
+
+
+def test_old_augment_values_name_the_new_switches(capsys):
+    from assignments.a4_medmnist.config import A4Config
+
+    with pytest.raises(SystemExit):
+        parse_config(A4Config, ["--augment", "off"], prog="a4")
+    assert "--augment off is now --no-augment --no-compare-augmentation" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_config(A4Config, ["--cnn3d-augment=on"], prog="a4")
+    assert "--cnn3d-augment on is now --cnn3d-augment --no-cnn3d-compare-augmentation" in capsys.readouterr().err
+    old_run = make_config(A4Config, {"augment": "both", "cnn3d_augment": "off", "data": "real"})
+    assert (old_run.augment, old_run.compare_augmentation) == (True, True)
+    assert (old_run.cnn3d_augment, old_run.cnn3d_compare_augmentation) == (False, False)
+    assert old_run.dataset == "medmnist" and old_run.data == ""
+    assert "is now" in capsys.readouterr().err

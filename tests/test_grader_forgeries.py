@@ -50,7 +50,7 @@ def forge_perfect_scores(run_folder, labels=None):
     metrics["data"].update(sample=False, title="USPS handwritten digits (ESL text form)")
     (run_folder / "metrics.json").write_text(json.dumps(metrics))
     config = json.loads((run_folder / "config.json").read_text())
-    (run_folder / "config.json").write_text(json.dumps({**config, "data": "real", "smoke": False}))
+    (run_folder / "config.json").write_text(json.dumps({**config, "dataset": "usps", "smoke": False}))
 
 
 def rehash_archive(archive, edit, out):

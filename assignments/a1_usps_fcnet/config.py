@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from common.config import ConfigError, RunConfig
+from common.config import ConfigError, RunConfig, old_dataset_spellings
 
 # The folder name, so that a copy of this folder under a new name writes its own runs.
 ASSIGNMENT = __package__.rsplit(".", 1)[-1]
@@ -23,8 +23,15 @@ def parse_hidden_units(text):
 class A1Config(RunConfig):
     """Settings of one assignment-1 run (the shared ones are documented on RunConfig)."""
 
-    # "real": USPS from DATA_DIR (downloaded if missing); "sample": stand-in digits made offline.
-    data: str = "real"
+    DATASETS = ("usps", "sample")
+    LEGACY = old_dataset_spellings(DATASETS, real="usps")
+
+    # The data set: usps (DATA_DIR/usps, downloaded with its MD5s when missing) or sample (stand-in digits made
+    # offline, for demos and tests; not results).
+    dataset: str = "usps"
+    # Your own copy of USPS instead: a folder holding zip.train.gz and zip.test.gz (or usps.h5 with
+    # --data-format h5). Empty: the --dataset.
+    data: str = ""
     # Which USPS form to read: "esl" (zip.train.gz + zip.test.gz, downloadable) or "h5" (usps.h5).
     data_format: str = "esl"
     # Share of each digit class held out from the training split for tuning and early stopping.
@@ -33,24 +40,38 @@ class A1Config(RunConfig):
     # USPS are size-normalised but not perfectly centred, so this is the cheapest regulariser that helps.
     augment: bool = True
 
-    # Search space of the fully-connected network; num_trials settings are drawn from this grid.
+    # ---- The fully-connected network's search: num_trials settings drawn from this grid ----
+
+    # Widths of the two hidden layers to try, each written as FIRSTxSECOND.
     hidden_units_options: tuple[str, ...] = ("256x128", "512x256", "1024x512")
+    # Dropout rates to try (after each hidden layer).
     dropout_options: tuple[float, ...] = (0.2, 0.3, 0.4)
+    # Adam learning rates to try.
     learning_rate_options: tuple[float, ...] = (5e-4, 1e-3, 2e-3)
+    # Batch sizes to try.
     batch_size_options: tuple[int, ...] = (64, 128)
+    # How many settings of the grid are drawn and trained; the best on validation accuracy is kept.
     num_trials: int = 6
     # Upper bound on epochs per trial; early stopping on validation accuracy ends most trials sooner.
     epochs: int = 60
+    # Early stopping (FC trials and the CNN): stop after this many epochs without a better validation accuracy.
     patience: int = 10
     # Halve the learning rate after this many epochs without a better validation accuracy (0: never).
     reduce_lr_patience: int = 5
 
-    # The comparison CNN: two conv blocks with these filter counts, trained by the same trainer.
+    # ---- The comparison CNN, trained by the same trainer on the same splits ----
+
+    # Also train the small comparison CNN (two conv blocks) and put it beside the FC net in the report.
     cnn: bool = True
+    # The CNN's filters, one conv block each.
     cnn_filters: tuple[int, ...] = (32, 64)
+    # The CNN's dropout rate.
     cnn_dropout: float = 0.4
+    # The CNN's Adam learning rate.
     cnn_learning_rate: float = 1e-3
+    # The CNN's batch size.
     cnn_batch_size: int = 64
+    # Upper bound on the CNN's epochs (early stopping as for the FC trials).
     cnn_epochs: int = 30
 
     # Timed inference calls per latency measurement (the median is reported).
@@ -60,8 +81,6 @@ class A1Config(RunConfig):
 
     def validate(self):
         super().validate()
-        if self.data not in ("real", "sample"):
-            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
         if self.data_format not in ("esl", "h5"):
             raise ConfigError(f"--data-format must be esl or h5, not {self.data_format!r}.")
         if not 0.0 < self.validation_fraction < 0.5:
@@ -96,7 +115,7 @@ class A1Config(RunConfig):
 
 # --smoke: stand-in sample digits, two tiny trials, a couple of epochs; finishes in well under a minute.
 SMOKE = {
-    "data": "sample",
+    "dataset": "sample",
     "hidden_units_options": ("64x32", "128x64"),
     "dropout_options": (0.2,),
     "learning_rate_options": (2e-3,),

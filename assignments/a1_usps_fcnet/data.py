@@ -41,14 +41,15 @@ class DigitSplits:
 
 
 def load_digits(config):
-    """USPS from ``config.data_dir`` (``--data real``, downloaded when missing) or the stand-in digits
-    (``--data sample``), split into train / validation / test.
+    """USPS from ``config.data_dir`` (``--dataset usps``, downloaded when missing), the stand-in digits
+    (``--dataset sample``) or the user's folder of USPS files (``--data PATH``), split into train / validation /
+    test.
 
     Raises:
         DataError: a missing file that cannot be downloaded, a wrong checksum or a malformed file.
     """
-    data_dir = ensure_samples("usps") if config.data == "sample" else config.data_dir
-    usps = load_usps(data_dir, data_format=config.data_format)
+    data_dir = ensure_samples("usps") if config.dataset == "sample" and not config.data else config.data_dir
+    usps = load_usps(data_dir, data_format=config.data_format, folder=config.data or None)
     keep, held_out = stratified_split(usps.y_train, config.validation_fraction, seed=config.seed)
     return DigitSplits(usps.x_train[keep], usps.y_train[keep], usps.x_train[held_out], usps.y_train[held_out],
                        usps.x_test, usps.y_test, usps.title, usps.files, usps.sample)

@@ -37,8 +37,8 @@ def cost_measured(evidence):
 
 def test_sets(recorded, metrics, data_dir):
     """The run's test split, read by the instructor's loader from ``data_dir`` (never downloaded)."""
-    config = run_config(A1Config, recorded, data_dir)
-    if config.data != "sample":
+    config = run_config(A1Config, recorded, data_dir, public_copy=True)
+    if config.dataset != "sample":
         info = REGISTRY["usps" if config.data_format == "esl" else "usps_h5"]
         require_files(*(Path(data_dir) / info.folder / remote.name for remote in info.files), what="USPS")
     data = load_digits(config)

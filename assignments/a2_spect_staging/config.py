@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from common.config import ConfigError, RunConfig
+from common.config import ConfigError, RunConfig, old_dataset_spellings
 
 # The folder name, so that a copy of this folder under a new name writes its own runs.
 ASSIGNMENT = __package__.rsplit(".", 1)[-1]
@@ -17,19 +17,24 @@ NORMALIZATIONS = ("per_image", "dataset")
 class A2Config(RunConfig):
     """Settings of one assignment-2 run (the shared ones are documented on RunConfig)."""
 
-    # Where the images come from:
-    #   "synthetic"  DaTscan-like phantoms written to data/samples/ on first use (common.datasets.synthetic_spect);
-    #   a folder     root/<stage>/*.png (or .jpg, .dcm, .nii.gz, DICOM series folders), one sub-folder per class;
-    #   a CSV file   with the columns path,label (paths relative to the CSV).
-    data: str = "synthetic"
+    DATASETS = ("synthetic",)
+    LEGACY = old_dataset_spellings(DATASETS)
+
+    # The data set when --data is not given: synthetic, DaTscan-like phantoms written to data/samples/ on first
+    # use (common.datasets.synthetic_spect; they show the pipeline working, they are not patient data).
+    dataset: str = "synthetic"
+    # Your own images instead (the course's DaTscans): a folder root/<stage>/*.png (or .jpg, .dcm, .nii.gz, DICOM
+    # series folders), one sub-folder per class, or a CSV file with the columns path,label (paths relative to it).
+    data: str = ""
     # Class order (label 0, 1, ...); empty: the folder names (or CSV labels), sorted. Stages should be given in
     # order of severity; for a binary set the second class is the positive one (AUC and recall of "disease").
     class_names: tuple[str, ...] = ()
-    # Synthetic phantoms: cases per stage (imbalanced on purpose), image size (rows, columns) and how often a
-    # case is written as a NIfTI / DICOM volume instead of a PNG. 150/100/50 keeps the default run under
-    # 15 minutes on 2 shared CPU cores (see the README).
+    # Synthetic phantoms: cases per stage (imbalanced on purpose). 150/100/50 keeps the default run near 4 minutes
+    # on 2 CPU cores.
     synthetic_counts: tuple[int, ...] = (150, 100, 50)
+    # Synthetic phantoms: image size, rows and columns.
     synthetic_shape: tuple[int, ...] = (109, 91)
+    # Synthetic phantoms: every this many cases is written as a NIfTI or DICOM volume instead of a PNG.
     synthetic_volume_every: int = 25
 
     # Share of every class held out as the test set, used once at the end.
@@ -40,16 +45,18 @@ class A2Config(RunConfig):
     # Share of each training part held out for early stopping (inside every fold, and for the final model).
     validation_fraction: float = 0.15
 
-    # Reading: images of another size than the most common one are resized to it with a warning ("resize") or
-    # refused ("error"). A volume becomes one image: the mean of volume_slices axial slices centred on the
-    # slice with the brightest (striatal) uptake.
+    # Images of another size than the most common one are resized to it with a warning ("resize") or refused
+    # ("error").
     size_mismatch: str = "resize"
+    # A volume becomes one image: the mean of this many axial slices centred on the slice with the brightest
+    # (striatal) uptake.
     volume_slices: int = 5
-    # Striatum-centred crop: smooth with a Gaussian of locate_sigma px, keep the pixels above
-    # median + locate_threshold * (max - median), crop crop_size x crop_size around their intensity-weighted
-    # centroid. 50 px (about 10 cm at 2 mm per pixel) holds both striata with a margin.
+    # Side of the striatum-centred crop, px. 50 px (about 10 cm at 2 mm per pixel) holds both striata with a margin.
     crop_size: int = 50
+    # Locating the striata: the image is smoothed with a Gaussian of this many px first.
     locate_sigma: float = 3.0
+    # Locating the striata: the pixels above median + this share of (max - median) are kept, and the crop is
+    # centred on their intensity-weighted centroid.
     locate_threshold: float = 0.5
     # Intensity normalisation: "per_image" divides each crop by its own 99.5th percentile (its striatal peak,
     # removing dose and scanner gain); "dataset" divides every crop by one value from the training images
@@ -57,54 +64,69 @@ class A2Config(RunConfig):
     # listed, and the better one is used for everything else.
     normalizations: tuple[str, ...] = NORMALIZATIONS
 
-    # Augmentation of training batches, suited to SPECT: small rotations and shifts (head positioning),
-    # intensity jitter (counts). Left-right flips are off by default: they swap the more and the less affected
-    # side, an asymmetry a reader looks at.
+    # Augment the training batches, as suits SPECT: small rotations and shifts (head positioning) and intensity
+    # jitter (counts).
     augment: bool = True
-    max_rotation: float = 8.0  # degrees
-    max_shift: int = 3  # pixels
-    intensity_jitter: float = 0.1  # intensities scaled by a factor in [1 - j, 1 + j]
+    # Augmentation: rotations of up to this many degrees.
+    max_rotation: float = 8.0
+    # Augmentation: shifts of up to this many pixels.
+    max_shift: int = 3
+    # Augmentation: intensities scaled by a factor in [1 - j, 1 + j].
+    intensity_jitter: float = 0.1
+    # Augmentation: random left-right flips. Off by default: they swap the more and the less affected side, an
+    # asymmetry a reader looks at.
     flip_left_right: bool = False
 
-    # Both ways of handling class imbalance are compared: "oversampling" repeats random minority-class cases
-    # until every class is as frequent as the largest; "class_weight" weights the loss by inverse frequency.
+    # Ways of handling class imbalance to compare: "oversampling" repeats random minority-class cases until every
+    # class is as frequent as the largest; "class_weight" weights the loss by inverse frequency.
     imbalance_strategies: tuple[str, ...] = IMBALANCE_STRATEGIES
     # The models compared (all five by default).
     models: tuple[str, ...] = MODELS
 
-    # Compact "redefined" VGG16: VGG16's 3x3-conv blocks with fewer blocks and filters, batch norm.
+    # Compact "redefined" VGG16 (VGG16's 3x3-conv blocks, fewer and narrower, batch norm): filters per block.
     vgg_filters: tuple[int, ...] = (16, 32, 64)
+    # Compact VGG16: convolutions per block.
     vgg_convs: tuple[int, ...] = (2, 2, 2)
-    # Small ResNet (basic blocks, 3x3 stem without pooling): blocks and widths per stage.
+    # Small ResNet (basic blocks, 3x3 stem without pooling): blocks per stage.
     resnet_blocks: tuple[int, ...] = (1, 1, 1)
+    # Small ResNet: filters per stage.
     resnet_filters: tuple[int, ...] = (16, 32, 64)
-    # Small ViT: patch_size must divide crop_size (50 / 5 = 10 x 10 = 100 tokens).
+    # Small ViT: patch side in px; it must divide --crop-size (50 / 5 = 10 x 10 = 100 tokens).
     vit_patch_size: int = 5
+    # Small ViT: width of the token embeddings.
     vit_embed_dim: int = 48
+    # Small ViT: transformer blocks.
     vit_depth: int = 3
+    # Small ViT: attention heads per block.
     vit_heads: int = 4
+    # Small ViT: hidden width of each block's MLP.
     vit_mlp_dim: int = 96
     # Transfer learning from ImageNet VGG16 / ResNet50: "imagenet" downloads the weights (needs internet; when
     # the download fails the two transfer models are skipped, and the report says so); "random" trains them from
-    # random weights, for comparison only (then they are not transfer learning). Crops are resized to
-    # transfer_image_size inside the model (at least 32; use 64 or more with real ImageNet weights and a GPU).
-    # transfer_trainable_blocks: 0 freezes the pretrained base and trains the new head (feature extraction,
-    # several times cheaper than fine-tuning on a CPU); 1 also fine-tunes its last block (VGG16 block5, ResNet50
-    # conv5), and so on; then lower transfer_learning_rate (e.g. 1e-4).
+    # random weights, for comparison only (then they are not transfer learning).
     transfer_weights: str = "imagenet"
+    # Crops are resized to this many px inside the transfer models (at least 32; use 64 or more with real
+    # ImageNet weights and a GPU).
     transfer_image_size: int = 32
+    # 0 freezes the pretrained base and trains the new head (feature extraction, several times cheaper than
+    # fine-tuning on a CPU); 1 also fine-tunes its last block (VGG16 block5, ResNet50 conv5), and so on.
     transfer_trainable_blocks: int = 0
+    # Learning rate of the transfer models; lower it (e.g. 1e-4) when fine-tuning blocks.
     transfer_learning_rate: float = 1e-3
-    # Head of every CNN: a dense layer of dense_units (0: none) with dropout.
+    # Head of every CNN: a dense layer of this many units (0: none).
     dense_units: int = 64
+    # Head of every CNN: the dropout rate after the dense layer.
     dropout_rate: float = 0.3
 
-    # Training (every model, every fold): Adam, early stopping on validation AUC, learning rate halved after
-    # reduce_lr_patience epochs without improvement.
+    # Upper bound on epochs of every model in every fold (Adam; early stopping on validation AUC).
     epochs: int = 25
+    # Training batch size.
     batch_size: int = 32
+    # Adam learning rate of the models trained from scratch.
     learning_rate: float = 1e-3
+    # Stop after this many epochs without a better validation AUC.
     patience: int = 6
+    # Halve the learning rate after this many epochs without a better validation AUC.
     reduce_lr_patience: int = 3
     # Re-estimate batch-norm statistics on the clean training images after training (CNNs from scratch).
     recalibrate_batch_norm: bool = True
@@ -163,7 +185,7 @@ class A2Config(RunConfig):
 
 # --smoke: a few small phantoms, 32-px crops, tiny networks, 2 folds, 2 epochs; well under a minute on 2 cores.
 SMOKE = {
-    "data": "synthetic",
+    "dataset": "synthetic",
     "synthetic_counts": (16, 12, 8),
     "synthetic_shape": (64, 56),
     "synthetic_volume_every": 5,

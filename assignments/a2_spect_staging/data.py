@@ -364,21 +364,22 @@ def _common_size(images, paths, policy):
 
 
 def load_spect_data(config):
-    """Read, crop and split the images that ``config.data`` names; returns ``SpectData``.
+    """Read, crop and split the images of ``config.data`` (a folder or CSV), or of the synthetic phantoms when it is
+    empty; returns ``SpectData``.
 
     Raises:
         DataError: missing or unusable data; the message names the file or class and the fix.
     """
-    if config.data == "synthetic":
+    if not config.data:
         source = ensure_samples("spect_phantoms", class_counts=tuple(config.synthetic_counts),
                                 shape=tuple(config.synthetic_shape), volume_every=config.synthetic_volume_every
                                 ) / SPECT_FOLDER
     else:
         source = Path(config.data).expanduser()
         if not source.exists():
-            raise DataError(f"--data {config.data!r} is neither 'synthetic' nor an existing folder or CSV file. Give "
-                            "a folder laid out as root/<stage>/*.png (or .dcm, .nii.gz, DICOM series folders), or "
-                            "a CSV with the columns path,label.")
+            raise DataError(f"--data {config.data}: no such folder or CSV file. Give a folder laid out as "
+                            "root/<stage>/*.png (or .dcm, .nii.gz, DICOM series folders), or a CSV with the columns "
+                            "path,label.")
     paths, labels, class_names = list_cases(source, config.class_names or None)
     images, kept, skipped, formats = _read_all(paths, labels, class_names, config.volume_slices)
     paths, labels = [paths[index] for index in kept], labels[kept]

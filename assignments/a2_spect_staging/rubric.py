@@ -90,7 +90,7 @@ def test_sets(recorded, metrics, data_dir):
     """The run's test cases, re-derived by the instructor's code from its data folder and recorded seed, cropped
     and normalised as the run chose (the "dataset" scale recomputed from the re-derived training cases)."""
     config = run_config(A2Config, recorded, data_dir)
-    if config.data != "synthetic":
+    if config.data:
         require_files(Path(config.data).expanduser(), what="the run's SPECT images")
     data = load_spect_data(config)
     training = data.images[data.train_index]

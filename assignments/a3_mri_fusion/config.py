@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from common.config import ConfigError, RunConfig
+from common.config import ConfigError, RunConfig, old_dataset_spellings
 
 # The folder name, so that a copy of this folder under a new name writes its own runs.
 ASSIGNMENT = __package__.rsplit(".", 1)[-1]
@@ -15,29 +15,40 @@ MEDMNIST_STAND_INS = ("adrenalmnist3d", "adrenalmnist3d_64", "nodulemnist3d", "n
 class A3Config(RunConfig):
     """Settings of one assignment-3 run (the shared ones are documented on RunConfig)."""
 
-    # Where the volumes come from:
-    #   "synthetic"          computer-made stand-ins built on a real brain anatomy (written to data/samples/);
-    #   "adrenalmnist3d_64"  (or adrenalmnist3d, nodulemnist3d[_64]) a real MedMNIST 3D set in DATA_DIR/medmnist,
-    #                        with its official train / val / test split;
-    #   a path               your volumes: root/<class>/<case>.nii.gz, root/<class>/<case>/ (DICOM series)
-    #                        or a CSV file with the columns path,label.
-    data: str = "synthetic"
+    DATASETS = ("synthetic", *MEDMNIST_STAND_INS)
+    LEGACY = old_dataset_spellings(DATASETS)
+
+    # The data set when --data is not given: synthetic (computer-made stand-ins built on a real brain anatomy,
+    # written to data/samples/) or a MedMNIST 3D set in DATA_DIR/medmnist with its official split:
+    # adrenalmnist3d_64 or adrenalmnist3d (shape masks of adrenal glands from CT, not MRI intensities),
+    # nodulemnist3d_64 or nodulemnist3d (lung nodules in CT).
+    dataset: str = "synthetic"
+    # Your own volumes instead: a folder root/<class>/<case>.nii.gz or root/<class>/<case>/ (a DICOM series), or
+    # a CSV file with the columns path,label.
+    data: str = ""
     # Synthetic stand-in: cases written per class (normal, tumour).
     synthetic_cases_per_class: int = 150
-    # Shares of each class held out for testing and for validation, for data without an official split.
+    # Share of each class held out for testing, for data without an official split.
     test_fraction: float = 0.2
+    # Share of each class held out for validation, for data without an official split.
     validation_fraction: float = 0.2
 
-    # Preprocessing, in this order: percentile windowing (contrast), optional CLAHE per axial slice,
-    # trilinear resampling to depth x image_size x image_size, per-volume normalisation.
-    # 32^3 keeps the two costly approaches (late fusion, 3D ResNet) near 20 s and 8 s per epoch on 2 CPU cores
-    # for ~1,200 volumes; 64 in-plane doubles to quadruples that.
+    # ---- Preprocessing, in this order: percentile windowing (contrast), optional CLAHE per axial slice,
+    # trilinear resampling to depth x image_size x image_size, per-volume normalisation ----
+
+    # Axial slices after resampling. 32^3 keeps the two costly approaches (late fusion, 3D ResNet) near 20 s and
+    # 8 s per epoch on 2 CPU cores for ~1,200 volumes; 64 in-plane doubles to quadruples that.
     depth: int = 32
+    # In-plane side after resampling, px.
     image_size: int = 32
-    window_low: float = 1.0  # percentiles clipped to [0, 1]: hides a few extreme voxels that would
-    window_high: float = 99.0  # otherwise set the whole contrast range
+    # Lower percentile of the intensity window: hides a few extreme voxels that would set the contrast range.
+    window_low: float = 1.0
+    # Upper percentile of the intensity window.
+    window_high: float = 99.0
+    # Contrast-limited adaptive histogram equalisation (CLAHE) of each axial slice.
     clahe: bool = False
-    normalization: str = "zscore"  # "zscore" (mean 0, sd 1 per volume) or "minmax" ([0, 1] per volume)
+    # Per-volume normalisation: "zscore" (mean 0, sd 1) or "minmax" ([0, 1]).
+    normalization: str = "zscore"
 
     # Which approaches to train, compared in one table.
     approaches: tuple[str, ...] = APPROACHES
@@ -48,20 +59,24 @@ class A3Config(RunConfig):
     filters_2d: tuple[int, ...] = (16, 32, 64, 128)
     # Late fusion runs the 2D backbone on every slice; this lighter one keeps its cost near the others'.
     late_fusion_filters: tuple[int, ...] = (8, 16, 32, 64)
-    # 3D ResNet: bottleneck blocks per stage and their inner widths (outputs are 4x wider).
+    # 3D ResNet: bottleneck blocks per stage.
     resnet_blocks: tuple[int, ...] = (1, 1, 1)
+    # 3D ResNet: inner widths of each stage's bottlenecks (their outputs are 4x wider).
     resnet_filters: tuple[int, ...] = (8, 16, 32)
     # Stride of the ResNet's first convolution: 2 halves the volume before the first stage (about 5x faster).
     resnet_stem_strides: int = 2
+    # Dropout rate of every approach's head.
     dropout_rate: float = 0.3
 
-    # Training (the same for every approach).
+    # Upper bound on epochs, the same for every approach.
     epochs: int = 40
+    # Training batch size.
     batch_size: int = 16
+    # Adam learning rate.
     learning_rate: float = 1e-3
-    # Early stopping and checkpoint choice on validation AUC; the learning rate halves after
-    # reduce_lr_patience epochs without improvement.
+    # Early stopping and checkpoint choice on validation AUC: stop after this many epochs without a better one.
     patience: int = 10
+    # Halve the learning rate after this many epochs without a better validation AUC.
     reduce_lr_patience: int = 4
     # Random flips along each in-plane axis and small shifts, applied to training batches only.
     augment: bool = True
@@ -108,7 +123,7 @@ class A3Config(RunConfig):
 
 # --smoke: a few small synthetic volumes, narrow networks, two epochs each; about a minute.
 SMOKE = {
-    "data": "synthetic",
+    "dataset": "synthetic",
     "synthetic_cases_per_class": 10,
     "depth": 8,
     "image_size": 32,

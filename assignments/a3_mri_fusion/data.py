@@ -152,7 +152,7 @@ def _synthetic(config):
 def _medmnist(config):
     from common.datasets.medmnist import load_medmnist
 
-    flag, _, size = config.data.partition("_")
+    flag, _, size = config.dataset.partition("_")
     data = load_medmnist(flag, size=int(size or 28), data_dir=config.data_dir)
     # MedMNIST stores each volume as (D, H, W); back to (X, Y, Z) for the same preprocessing as any scan.
     arrays = {split: medmnist_to_xyz(images) for split, (images, _) in data.splits.items()}
@@ -163,7 +163,7 @@ def _medmnist(config):
     return VolumeSplits(x["train"], labels["train"], x["val"], labels["val"], x["test"], labels["test"],
                         data.class_names,
                         data.title, str(data.path), data.sample, "the official MedMNIST train / val / test split",
-                        examples, [], md5=data.md5, source_key=config.data)
+                        examples, [], md5=data.md5, source_key=config.dataset)
 
 
 def _user_volumes(config):
@@ -195,30 +195,28 @@ def read_new_volumes(source, config, class_names):
 
     source = Path(source)
     if source.suffix == ".npz":
-        if config.data not in MEDMNIST_STAND_INS:
+        if config.data or config.dataset not in MEDMNIST_STAND_INS:
             raise DataError(f"{source}: a .npz hidden test set is for runs on a MedMNIST set; this run used "
-                            f"{config.data!r}. Give a folder or CSV of volumes instead.")
-        images, labels = load_medmnist_npz(source, config.data, splits=("test",))["test"]
+                            f"{config.data or config.dataset!r}. Give a folder or CSV of volumes instead.")
+        images, labels = load_medmnist_npz(source, config.dataset, splits=("test",))["test"]
         return preprocess_volumes(medmnist_to_xyz(images), config), labels
     dataset = load_volume_dataset(source, class_names=list(class_names))
     return preprocess_volumes([volume.array for volume in dataset.volumes], config), dataset.labels
 
 
 def load_volumes(config):
-    """Load and preprocess the volumes that ``config.data`` names; returns ``VolumeSplits``.
+    """Load and preprocess the volumes of ``config.data`` (a folder or CSV) or, when it is empty, of the data set
+    ``config.dataset``; returns ``VolumeSplits``.
 
     Raises:
         DataError: missing or unreadable data; the message names the file and the fix.
     """
-    if config.data == "synthetic":
-        return _synthetic(config)
-    if config.data in MEDMNIST_STAND_INS:
-        return _medmnist(config)
+    if not config.data:
+        return _synthetic(config) if config.dataset == "synthetic" else _medmnist(config)
     if not Path(config.data).expanduser().exists():
-        raise DataError(f"--data {config.data!r} is neither 'synthetic', a MedMNIST 3D set "
-                        f"({', '.join(MEDMNIST_STAND_INS)}) nor an existing folder or CSV file. Give the folder "
-                        "laid out as root/<class>/<case>.nii.gz (or DICOM series folders root/<class>/<case>/), "
-                        "or a CSV with the columns path,label.")
+        raise DataError(f"--data {config.data}: no such folder or CSV file. Give the folder laid out as "
+                        "root/<class>/<case>.nii.gz (or DICOM series folders root/<class>/<case>/), or a CSV with "
+                        "the columns path,label.")
     return _user_volumes(config)
 
 

@@ -4,6 +4,7 @@ and report.md."""
 import numpy as np
 
 from common.datasets.medmnist_benchmarks import SOURCE, published_rows
+from common.datasets.medmnist_info import medmnist_facts
 from common.gradcam import grad_cam, overlay
 from common.planes import plot_planes
 from common.plots import plot_confusion_matrix, plot_learning_curves, plot_roc_comparison, save_figure
@@ -86,7 +87,7 @@ def gradcam_figure(run, data, fits, config, slice_index):
     figure.suptitle(f"Grad-CAM on test cases, {VIEW}", fontsize=7)
     figure.tight_layout()
     path = run.figures / "gradcam.png"
-    figure.savefig(path, dpi=110)
+    save_figure(figure, path)
     plt.close(figure)
     return path
 
@@ -133,8 +134,8 @@ def write_report(run, config, data, fits, rows, scores, best, slice_index, slice
         {"accuracy": ".4f", "auc": ".4f", "balanced_accuracy": ".4f", "val_auc": ".4f", "val_accuracy": ".4f",
          "parameters": ",d", "train_seconds": ".0f", "latency_ms_per_volume": ".1f"},
     )
-    flag = config.data.split("_")[0]
-    published = published_rows(flag) if not data.sample else []
+    flag = config.dataset.split("_")[0]
+    published = published_rows(flag) if not data.sample and not config.data else []
     references = ("\n## Published MedMNIST v2 rows for the same set (test)\n\n" + markdown_table(
         published, {"model": "model", "auc": "AUC", "accuracy": "accuracy"}, {"auc": ".3f", "accuracy": ".3f"})
         + f"\n\nSource: {SOURCE}. Those models saw 28^3 volumes.\n") if published else ""
@@ -142,11 +143,15 @@ def write_report(run, config, data, fits, rows, scores, best, slice_index, slice
                   f"slice {slice_index} of {data.x_train.shape[1]}, whose mean and spread separate the classes best "
                   "on the training split")
     md5 = f" (MD5 `{data.md5}`)" if data.md5 else ""
+    # A MedMNIST stand-in is not brain MRI: say what it holds wherever its numbers appear.
+    what = (f" **Not MRI:** {medmnist_facts(flag).source}; these numbers are on that data, not on MRI tumours."
+            if not config.data and config.dataset != "synthetic" else "")
+    classes = ", ".join(data.class_names)
     skipped = f"Skipped (unreadable): {len(data.skipped)} case(s), listed in metrics.json." if data.skipped else ""
     augmentation = "left-right flips and shifts of up to 2 voxels" if config.augment else "none"
     return run.write_report(f"""# Assignment 3: 3D MRI tumour detection, four approaches compared
 
-{sample_data_banner(data.sample)}Data: {data.title}{md5}, from `{data.source}`. Classes: {', '.join(data.class_names)}.
+{sample_data_banner(data.sample)}Data: {data.title}{md5}, from `{data.source}`. Classes: {classes}.{what}
 Split: {data.split}: {len(data.y_train)} train / {len(data.y_val)} validation / {len(data.y_test)} test volumes.
 {skipped}
 

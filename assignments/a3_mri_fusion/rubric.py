@@ -63,11 +63,11 @@ def test_sets(recorded, metrics, data_dir):
     """The run's test volumes, read and preprocessed by the instructor's code: the official MedMNIST test split,
     or the split re-derived from the run's data folder and recorded seed."""
     config = run_config(A3Config, recorded, data_dir)
-    if config.data in MEDMNIST_STAND_INS:
-        info = REGISTRY[config.data]
-        require_files(*(Path(data_dir) / info.folder / remote.name for remote in info.files), what=info.title)
-    elif config.data != "synthetic":
+    if config.data:
         require_files(Path(config.data).expanduser(), what="the run's volumes")
+    elif config.dataset in MEDMNIST_STAND_INS:
+        info = REGISTRY[config.dataset]
+        require_files(*(Path(data_dir) / info.folder / remote.name for remote in info.files), what=info.title)
     data = load_volumes(config)
     return {(data.dataset, "test"): TestSet(data.x_test, data.y_test, data.task, data.class_names,
                                             f"{data.title} test split")}

@@ -3,7 +3,7 @@ name the best on validation, and evaluate every approach once on test. ``report.
 preprocessing, Grad-CAM, ROC, learning curves) and writes the report.
 
     python -m assignments.a3_mri_fusion                                  synthetic stand-in volumes
-    DATA_DIR=/path/to/data python -m assignments.a3_mri_fusion --data adrenalmnist3d_64
+    DATA_DIR=/path/to/data python -m assignments.a3_mri_fusion --dataset adrenalmnist3d_64
     python -m assignments.a3_mri_fusion --data /path/to/volumes          your root/<class>/<case>.nii.gz
 """
 

@@ -2,71 +2,118 @@
 
 import dataclasses
 
-from common.config import ConfigError, RunConfig, default_data_dir, default_runs_dir
+from common.config import ConfigError, RunConfig, default_data_dir, default_runs_dir, old_dataset_spellings
 
 # The folder name, so that a copy of this folder under a new name writes its own runs.
 ASSIGNMENT = __package__.rsplit(".", 1)[-1]
 
 PROBLEMS = (1, 2, 3)
-AUGMENT_CHOICES = ("both", "on", "off")
 MONITORS = ("val_auc", "val_loss")
+DATASETS = ("medmnist", "sample")
+
+
+def _old_augment_spellings():
+    """``--augment both|on|off`` and ``--cnn3d-augment ...``, which are two switches each now."""
+    settings = {"both": (True, True), "on": (True, False), "off": (False, False)}
+    spellings = {}
+    for prefix in ("", "cnn3d_"):
+        flag = "--" + prefix.replace("_", "-")
+        for old, (augment, compare) in settings.items():
+            words = ([] if augment else [f"--no-{flag[2:]}augment"]) + ([f"{flag}augment"] if augment and not compare
+                                                                        else []) + (
+                [f"{flag}compare-augmentation"] if compare else [f"--no-{flag[2:]}compare-augmentation"])
+            spellings[(prefix + "augment", old)] = ({prefix + "augment": augment,
+                                                     prefix + "compare_augmentation": compare}, " ".join(words))
+    return spellings
+
+
+OLD_AUGMENT_SPELLINGS = _old_augment_spellings()
 
 
 @dataclasses.dataclass
 class A4Config(RunConfig):
     """Settings of one assignment-4 run (the shared ones are documented on RunConfig)."""
 
-    # "real": the official MedMNIST files in DATA_DIR/medmnist (downloaded with their MD5s when missing);
-    # "sample": synthetic files in the official format under data/samples/ (demos and tests, not results).
-    data: str = "real"
+    DATASETS = DATASETS
+    LEGACY = {**old_dataset_spellings(DATASETS, real="medmnist"), **OLD_AUGMENT_SPELLINGS}
+
+    # The data set: medmnist (the official MedMNIST files in DATA_DIR/medmnist, downloaded with their MD5s when
+    # missing) or sample (synthetic files in the official format, for demos and tests; not results).
+    dataset: str = "medmnist"
+    # Your own copy of the MedMNIST files instead: a folder holding the .npz files (e.g. adrenalmnist3d.npz,
+    # retinamnist.npz), read and MD5-checked as downloaded. Empty: the --dataset.
+    data: str = ""
     # Which problems to run: 1 = 3D CNN, 2 = custom CNN / VGG16 / Grad-CAM / quantization, 3 = ResNet.
     problems: tuple[int, ...] = PROBLEMS
 
     # ---- Problem 1: a 3D CNN from scratch on a MedMNIST 3D set (binary task) ----
-    # adrenalmnist3d or nodulemnist3d (any MedMNIST 3D flag works); volume_size 28 or 64 voxels per side.
+
+    # The 3D set: adrenalmnist3d or nodulemnist3d (any MedMNIST 3D flag works).
     volume_dataset: str = "adrenalmnist3d"
+    # Voxels per side of the 3D set: 28 or 64.
     volume_size: int = 28
-    # One stage per entry: cnn3d_convs_per_stage 3x3x3 convolutions (+ batch norm + ReLU), then a 2x2x2
-    # max-pool. One convolution per stage costs a fifth of two at 28^3 (about 10 s an epoch on 2 CPU cores).
+    # Filters of the 3D CNN's stages; each stage ends in a 2x2x2 max-pool.
     cnn3d_filters: tuple[int, ...] = (16, 32, 64)
+    # 3x3x3 convolutions (+ batch norm + ReLU) per stage. One costs a fifth of two at 28^3 (about 10 s an epoch
+    # on 2 CPU cores).
     cnn3d_convs_per_stage: int = 1
-    # The fully-connected head: flatten, a dense ReLU layer, dropout, softmax over the two classes.
+    # Width of the dense ReLU layer of the 3D CNN's head (flatten, dense, dropout, softmax over two classes).
     cnn3d_dense_units: int = 128
+    # Dropout rate of the 3D CNN's head.
     cnn3d_dropout_rate: float = 0.5
-    cnn3d_epochs: int = 100  # an upper bound: early stopping on the validation metric ends training sooner
+    # Upper bound on the 3D CNN's epochs: early stopping on the validation metric ends training sooner.
+    cnn3d_epochs: int = 100
+    # Stop the 3D CNN after this many epochs without a better validation metric.
     cnn3d_patience: int = 20
+    # The 3D CNN's batch size.
     cnn3d_batch_size: int = 32
+    # The 3D CNN's Adam learning rate.
     cnn3d_learning_rate: float = 1e-3
     # Early stopping and checkpoint choice for the 3D CNN: validation AUC, or validation loss.
     cnn3d_monitor: str = "val_auc"
-    # Halve the learning rate after this many epochs without improvement; 0 keeps it constant.
+    # Halve the 3D CNN's learning rate after this many epochs without improvement; 0 keeps it constant.
     cnn3d_reduce_lr_patience: int = 0
-    # "both" trains the 3D CNN with and without augmentation and compares them in one table.
-    cnn3d_augment: str = "both"
-    # 3D augmentation: flips along these voxel axes of (D, H, W) (2 = left-right), in-plane rotations up to
-    # this many degrees and shifts of up to this many voxels.
+    # Train the 3D CNN on augmented volumes (the settings below).
+    cnn3d_augment: bool = True
+    # Train the 3D CNN both with and without augmentation, compare the two in one table and keep the better on
+    # validation; --no-cnn3d-compare-augmentation trains only the variant --cnn3d-augment names.
+    cnn3d_compare_augmentation: bool = True
+    # 3D augmentation: flips along these voxel axes of (D, H, W) (2 = left-right).
     cnn3d_flip_axes: tuple[int, ...] = (2,)
+    # 3D augmentation: in-plane rotations of up to this many degrees.
     cnn3d_max_rotation: float = 10.0
+    # 3D augmentation: shifts of up to this many voxels.
     cnn3d_max_shift: int = 2
 
     # ---- Problems 2 and 3: 2D images ----
-    # retinamnist (ordinal, scored as multi-class) or chestmnist (multi-label); any MedMNIST 2D flag works.
+
+    # The 2D set: retinamnist (ordinal, scored as multi-class) or chestmnist (multi-label); any MedMNIST 2D flag.
     image_dataset: str = "retinamnist"
+    # Pixels per side of the 2D set: 28, 64, 128 or 224.
     image_size: int = 28
-    # Training shared by the custom CNN (P2-A) and the ResNet (P3). The checkpoint with the best
-    # validation metric is kept; the learning rate halves after reduce_lr_patience epochs without improvement.
-    # Validation loss, not AUC: on RetinaMNIST's 120 validation images the AUC jumps from epoch to epoch.
+    # Upper bound on the epochs of the custom CNN (P2-A) and the ResNet (P3).
     epochs: int = 80
+    # Stop the custom CNN and the ResNet after this many epochs without a better validation metric.
     patience: int = 15
+    # Halve the custom CNN's and the ResNet's learning rate after this many epochs without improvement.
     reduce_lr_patience: int = 5
+    # Batch size of the custom CNN, the VGG16 rows and the ResNet.
     batch_size: int = 64
+    # Adam learning rate of the custom CNN and the ResNet.
     learning_rate: float = 1e-3
+    # The validation metric that keeps the best checkpoint of the 2D models: val_loss or val_auc. Loss, because on
+    # RetinaMNIST's 120 validation images the AUC jumps from epoch to epoch.
     monitor: str = "val_loss"
-    # 2D augmentation (P2-A compares with and without; P3 uses it when not "off"): flips along these axes of
-    # (H, W) (1 = left-right), rotations up to max_rotation degrees, scaling by up to +-max_zoom.
-    augment: str = "both"
+    # Train the 2D models on augmented images (the settings below, and mixup).
+    augment: bool = True
+    # Train the custom CNN (P2-A) both with and without augmentation, compare them and keep the better on
+    # validation; --no-compare-augmentation trains only the variant --augment names.
+    compare_augmentation: bool = True
+    # 2D augmentation: flips along these axes of (H, W) (1 = left-right).
     flip_axes: tuple[int, ...] = (0, 1)
+    # 2D augmentation: rotations of up to this many degrees.
     max_rotation: float = 15.0
+    # 2D augmentation: scaling by up to plus or minus this share.
     max_zoom: float = 0.1
     # Mixup on the augmented 2D batches: each image and its label blended with another of the batch, with a
     # share drawn from Beta(a, a). The best single change in trials on RetinaMNIST; 0 turns it off.
@@ -75,38 +122,60 @@ class A4Config(RunConfig):
     # split (Keras's class_weight does not apply to multi-label outputs).
     positive_weights: bool = True
 
-    # P2-A: the deeper custom CNN (common.models.custom_cnn): two conv + BN + ReLU per block, then a max-pool.
+    # ---- P2-A: the deeper custom CNN (common.models.custom_cnn) ----
+
+    # Filters per block of the custom CNN; each block is two conv + BN + ReLU layers, then a max-pool.
     cnn_filters: tuple[int, ...] = (32, 64, 128)
+    # Width of the custom CNN's dense layer.
     cnn_dense_units: int = 256
+    # Dropout rate of the custom CNN's head.
     cnn_dropout_rate: float = 0.4
 
-    # P2-B: VGG16 transfer learning, frozen backbone vs last block fine-tuned. "imagenet" downloads the
-    # weights (needs internet; without them the VGG16 rows are skipped, and the report says so); "random" trains
-    # them from random weights, for comparison only (then they are not transfer learning).
+    # ---- P2-B: VGG16 transfer learning, frozen backbone against its last block fine-tuned ----
+
+    # Train the two VGG16 rows.
     vgg: bool = True
+    # "imagenet" downloads the weights (needs internet; without them the VGG16 rows are skipped, and the report
+    # says so); "random" trains them from random weights, for comparison only (then they are not transfer learning).
     vgg_weights: str = "imagenet"
-    vgg_image_size: int = 64  # inputs are upsampled inside the model; VGG16 needs at least 32 px
+    # VGG16's input size: images are upsampled inside the model; VGG16 needs at least 32 px.
+    vgg_image_size: int = 64
+    # Upper bound on each VGG16 row's epochs.
     vgg_epochs: int = 10
+    # Stop a VGG16 row after this many epochs without a better validation metric.
     vgg_patience: int = 4
-    vgg_learning_rate: float = 1e-3  # the new head, backbone frozen
-    vgg_fine_tune_learning_rate: float = 1e-4  # head + block 5: small steps keep the pretrained filters
+    # Learning rate of the new head, backbone frozen.
+    vgg_learning_rate: float = 1e-3
+    # Learning rate of head + block 5 when fine-tuned: small steps keep the pretrained filters.
+    vgg_fine_tune_learning_rate: float = 1e-4
+    # Width of the dense layer of VGG16's new head.
     vgg_dense_units: int = 256
 
     # P2-C: Grad-CAM overlays per class (test images of that class, explained for that class).
     gradcam_per_class: int = 4
 
-    # P2-D: quantization of the chosen custom CNN; every variant is scored with LiteRT on the whole test split.
+    # ---- P2-D: quantization of the chosen custom CNN; every variant is scored with LiteRT on the whole test split
+
+    # Convert the chosen custom CNN to LiteRT (float32, dynamic range, float16, full int8) and score each.
     quantize: bool = True
-    qat: bool = True  # quantization-aware training (tfmot) in a child process
+    # Also train a quantization-aware copy (tfmot, in a child process) and convert it to int8.
+    qat: bool = True
+    # Epochs of quantization-aware training.
     qat_epochs: int = 2
+    # Learning rate of quantization-aware training.
     qat_learning_rate: float = 1e-5
-    representative_count: int = 300  # training images that calibrate the full-int8 activation ranges
+    # Training images that calibrate the full-int8 activation ranges.
+    representative_count: int = 300
     # Rounds of single-image timings, every variant once per round in turn; the median and spread are reported.
     latency_repeats: int = 300
 
     # ---- Problem 3: a ResNet from scratch with a small-input stem (3x3, stride 1, no max-pool) ----
-    resnet_blocks: tuple[int, ...] = (2, 2, 2)  # basic blocks per stage; every stage after the first halves
+
+    # Basic blocks per stage of the ResNet; every stage after the first halves the image.
+    resnet_blocks: tuple[int, ...] = (2, 2, 2)
+    # Filters per stage of the ResNet.
     resnet_filters: tuple[int, ...] = (32, 64, 128)
+    # Dropout rate of the ResNet's head.
     resnet_dropout_rate: float = 0.3
 
     def augmentation_3d(self):
@@ -123,8 +192,6 @@ class A4Config(RunConfig):
         super().validate()
         from common.datasets.medmnist_info import medmnist_facts
 
-        if self.data not in ("real", "sample"):
-            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
         unknown = [number for number in self.problems if number not in PROBLEMS]
         if unknown or not self.problems:
             raise ConfigError(f"--problems takes one or more of 1, 2, 3 (e.g. --problems 1,3); got "
@@ -143,9 +210,6 @@ class A4Config(RunConfig):
             if size not in facts.sizes:
                 raise ConfigError(f"{_flag(size_name)} {size}: {facts.python_class} is published at "
                                   f"{', '.join(map(str, facts.sizes))} px only; pick one of those.")
-        for name in ("cnn3d_augment", "augment"):
-            if getattr(self, name) not in AUGMENT_CHOICES:
-                raise ConfigError(f"--{name.replace('_', '-')} must be both, on or off, not {getattr(self, name)!r}.")
         for name in ("monitor", "cnn3d_monitor"):
             if getattr(self, name) not in MONITORS:
                 raise ConfigError(f"{_flag(name)} must be val_auc or val_loss, not {getattr(self, name)!r}.")
@@ -194,7 +258,7 @@ def _flag(name):
 
 
 SMOKE = {
-    "data": "sample",
+    "dataset": "sample",
     "cnn3d_filters": (4, 8),
     "cnn3d_convs_per_stage": 1,
     "cnn3d_dense_units": 16,
@@ -229,9 +293,9 @@ class TrialsConfig:
     data_dir: str = dataclasses.field(default_factory=default_data_dir)
     # Parent folder of the run folders; the study writes runs/a4_medmnist_trials/<timestamp>/.
     runs_dir: str = dataclasses.field(default_factory=default_runs_dir)
-    # "real": the official RetinaMNIST file; "sample": the synthetic one (quick checks, not results).
-    data: str = "real"
-    # The training settings to run (see --list); empty: every setting.
+    # The data set: medmnist (the official RetinaMNIST file) or sample (the synthetic one; quick checks, not results).
+    dataset: str = "medmnist"
+    # The training settings to run, by name (--list prints them); empty: every setting.
     settings: tuple[str, ...] = ()
     # Every setting is trained once per seed; the spread over seeds is what the study measures.
     seeds: tuple[int, ...] = (1, 2)
@@ -243,8 +307,8 @@ class TrialsConfig:
     list: bool = False
 
     def validate(self):
-        if self.data not in ("real", "sample"):
-            raise ConfigError(f"--data must be real or sample, not {self.data!r}.")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"--dataset must be medmnist or sample, not {self.dataset!r}.")
         if self.jobs < 1 or self.epochs < 0 or not self.seeds:
             raise ConfigError("--jobs must be at least 1, --epochs at least 0 (its own), and --seeds not empty.")
 

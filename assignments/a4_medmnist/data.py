@@ -2,7 +2,7 @@
 
 ``load_task_data(flag, size, config)`` reads ``<DATA_DIR>/medmnist/<file>.npz`` through
 ``common.datasets.medmnist.load_medmnist`` (MD5-checked, downloaded when missing and allowed), or the
-synthetic sample file of the same name and format for ``--data sample`` (``data/samples/medmnist``).
+synthetic sample file of the same name and format for ``--dataset sample`` (``data/samples/medmnist``).
 """
 
 import dataclasses
@@ -108,7 +108,9 @@ def load_task_data(flag, size, config):
         DataError: the file is missing and cannot be downloaded, has another MD5, or is malformed; the
             message names the file, the URL and the fix.
     """
-    if config.data == "sample":
+    if config.data:
+        data = load_medmnist(flag, size, folder=config.data)
+    elif config.dataset == "sample":
         root = ensure_samples("medmnist", flags=(medmnist_key(flag, size),))
         data = load_medmnist(flag, size, data_dir=root, download=False)
     else:

@@ -139,7 +139,7 @@ def gradcam_grid(trained, path, per_class, layer_name=None):
         maps, _ = grad_cam(model, data.x_test[picks], class_index=label, layer_name=layer_name)
         probabilities = model.predict(data.x_test[picks], verbose=0)[:, label]
         for index, heatmap, probability in zip(picks, maps, probabilities):
-            title = f"{_class_label(data, label)}\np={probability:.2f}"
+            title = f"true {_class_label(data, label)}\nP(true class) {probability:.2f}"
             image = data.x_test[index]
             if heatmap.ndim == 3:  # a volume (D, H, W)
                 depth = int(np.argmax(heatmap.reshape(heatmap.shape[0], -1).max(axis=1)))

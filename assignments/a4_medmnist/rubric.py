@@ -189,15 +189,15 @@ def _sets_used(config):
 
 
 def _row_dataset(config, key):
-    return f"{key}-sample-synthetic" if config.data == "sample" else key
+    return f"{key}-sample-synthetic" if config.dataset == "sample" else key
 
 
 def test_sets(recorded, metrics, data_dir):
     """The official test split of each set the run used, read by the instructor's loader (never downloaded)."""
-    config = run_config(A4Config, recorded, data_dir)
+    config = run_config(A4Config, recorded, data_dir, public_copy=True)
     sets = {}
     for key in _sets_used(config):
-        if config.data != "sample":
+        if config.dataset != "sample":
             info = REGISTRY[key]
             require_files(*(Path(data_dir) / info.folder / remote.name for remote in info.files), what=info.title)
         data = load_task_data(*parse_medmnist_key(key), config)

@@ -83,9 +83,9 @@ def train_model(name, problem, description, build, data, config, run, strategy, 
     return trained
 
 
-def _variants(setting):
-    """The augmentation settings ("both", "on", "off") as the variants to train."""
-    return {"both": (True, False), "on": (True,), "off": (False,)}[setting]
+def _variants(augment, compare):
+    """The variants to train, with augmentation and without: both when ``compare``, else ``augment``'s."""
+    return (True, False) if compare else (augment,)
 
 
 def _positive_weights(config, data):
@@ -164,7 +164,7 @@ def problem1(config, run, strategy, data):
                         patience=config.cnn3d_patience, monitor=config.cnn3d_monitor,
                         augmentation=config.augmentation_3d() if augment else None,
                         reduce_lr_patience=config.cnn3d_reduce_lr_patience)
-            for augment in _variants(config.cnn3d_augment)]
+            for augment in _variants(config.cnn3d_augment, config.cnn3d_compare_augmentation)]
 
 
 def problem2_custom_cnn(config, run, strategy, data):
@@ -176,7 +176,7 @@ def problem2_custom_cnn(config, run, strategy, data):
                         epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
                         monitor=config.monitor, augmentation=config.augmentation_2d() if augment else None,
                         reduce_lr_patience=config.reduce_lr_patience)
-            for augment in _variants(config.augment)]
+            for augment in _variants(config.augment, config.compare_augmentation)]
 
 
 def vgg_weights(config, data):
@@ -189,7 +189,7 @@ def vgg_weights(config, data):
 
 def problem2_vgg16(config, run, strategy, data, transfer):
     """P2-B: VGG16 with its backbone frozen, then with its last block fine-tuned from the frozen model."""
-    augmentation = config.augmentation_2d() if config.augment != "off" else None
+    augmentation = config.augmentation_2d() if config.augment else None
     common = {"data": data, "config": config, "run": run, "strategy": strategy, "epochs": config.vgg_epochs,
               "batch_size": config.batch_size, "patience": config.vgg_patience, "monitor": config.monitor,
               "augmentation": augmentation, "note": transfer.note}
@@ -204,7 +204,7 @@ def problem2_vgg16(config, run, strategy, data, transfer):
 def problem3(config, run, strategy, data):
     """P3: a ResNet from scratch with the small-input stem."""
     build = resnet_builder(config, data)
-    augment = config.augment != "off"
+    augment = config.augment
     description = (f"ResNet from scratch ({'-'.join(map(str, config.resnet_blocks))} basic blocks, 3x3 stem)"
                    + (" + augmentation" + (" + mixup" if config.mixup_alpha else "") if augment else ""))
     return [train_model("p3_resnet", "P3", description, build, data, config, run, strategy, epochs=config.epochs,

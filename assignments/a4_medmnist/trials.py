@@ -3,7 +3,7 @@
     python -m assignments.a4_medmnist.trials                         every setting, seeds 1 and 2 (about 50 min)
     python -m assignments.a4_medmnist.trials --settings base,small --seeds 1,2,3
     python -m assignments.a4_medmnist.trials --list                  the settings and what each changes
-    python -m assignments.a4_medmnist.trials --settings base --data sample --epochs 1   a quick check on sample data
+    python -m assignments.a4_medmnist.trials --settings base --dataset sample --epochs 1   a quick check on sample data
 
 This is a *study*, not model selection. It prints validation AND test scores of every trial so that two
 questions can be answered with numbers: how much does the test AUC move from seed to seed, and how far does this
@@ -118,10 +118,10 @@ def _load(data_kind, data_dir):
     from .config import A4Config
     from .data import load_task_data
 
-    return load_task_data(DATASET, SIZE, make_config(A4Config, {"data": data_kind, "data_dir": data_dir}))
+    return load_task_data(DATASET, SIZE, make_config(A4Config, {"dataset": data_kind, "data_dir": data_dir}))
 
 
-def run_trial(name, seed, out_dir, data_kind="real", data_dir=None, epochs=None):
+def run_trial(name, seed, out_dir, data_kind="medmnist", data_dir=None, epochs=None):
     """Train setting ``name`` with ``seed`` into ``out_dir/name_s<seed>``; returns its JSON-ready result."""
     from common.tf_setup import import_tensorflow_quietly
 
@@ -244,7 +244,7 @@ def run_study(config):
     from common.atomic import write_json, write_text
     from common.run import CONFIG_FILE, RunFolder
 
-    _load(config.data, config.data_dir)  # a missing or broken data file stops here, before any trial starts
+    _load(config.dataset, config.data_dir)  # a missing or broken data file stops here, before any trial starts
     run = RunFolder.create(config.runs_dir, f"{ASSIGNMENT}_trials")
     write_json(run.path / CONFIG_FILE, dataclasses.asdict(config))
     jobs = [(name, seed) for seed in config.seeds for name in (config.settings or SETTINGS)]
@@ -254,7 +254,7 @@ def run_study(config):
     # anew, so a trial's numbers do not depend on which trials ran before it in the same worker.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(config.jobs, mp_context=context, max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_trial_in_child, name, seed, str(run.path), config.data, config.data_dir,
+        futures = {pool.submit(_trial_in_child, name, seed, str(run.path), config.dataset, config.data_dir,
                                config.epochs or None): (name, seed) for name, seed in jobs}
         for future, (name, seed) in futures.items():
             try:

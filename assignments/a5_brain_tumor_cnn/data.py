@@ -55,9 +55,15 @@ class BrainTumorData:
 
 def dataset_root(config):
     """The folder holding Training/ and Testing/, or a ``DataError`` that says how to get it."""
-    data_dir = ensure_samples("brain_tumor_mri") if config.data == "sample" else config.data_dir
-    root = Path(data_dir) / INFO.folder
+    if config.data:
+        root = Path(config.data).expanduser()
+    else:
+        data_dir = ensure_samples("brain_tumor_mri") if config.dataset == "sample" else config.data_dir
+        root = Path(data_dir) / INFO.folder
     missing = [split for split in ("Training", "Testing") if not (root / split).is_dir()]
+    if missing and config.data:
+        raise DataError(f"--data {config.data}: {root / missing[0]} is missing. Give a folder that holds Training/ "
+                        "and Testing/, with one sub-folder of images per class in each.")
     if missing:
         raise DataError(f"{root / missing[0]} is missing. The {INFO.title} needs a Kaggle login, so it is "
                         f"not downloaded automatically. {INFO.manual_steps.format(folder=root)} Or point "

@@ -51,8 +51,8 @@ def deduplicated_test_scored(evidence):
 
 def test_sets(recorded, metrics, data_dir):
     """The Testing folder (whole and de-duplicated), read by the instructor's loader at the run's image size."""
-    config = run_config(A5Config, recorded, data_dir)
-    if config.data != "sample":
+    config = run_config(A5Config, recorded, data_dir, public_copy=True)
+    if config.dataset != "sample":
         root = Path(data_dir) / INFO.folder
         require_files(root / "Training", root / "Testing", what=INFO.title)
     data = load_brain_tumor_data(config)

@@ -8,7 +8,7 @@ error with the attention maps and the error of every test slice in view.
 
 Run:  python -m assignments.a6_segmentation                          (ISBI 2012 slices in DATA_DIR/isbi2012_em)
       python -m assignments.a6_segmentation --smoke                  (a short run on synthetic EM slices)
-      python -m assignments.a6_segmentation --data sample3d --smoke  (the 3D path on synthetic volumes)
+      python -m assignments.a6_segmentation --dataset sample3d --smoke  (the 3D path on synthetic volumes)
       python -m assignments.a6_segmentation evaluate RUN --data PATH (a trained run's models on new images)
       python -m assignments.a6_segmentation --help
 """

@@ -2,12 +2,12 @@
 
 import dataclasses
 
-from common.config import ConfigError, RunConfig
+from common.config import ConfigError, RunConfig, old_dataset_spellings
 
 # The folder name, so that a copy of this folder under a new name writes its own runs.
 ASSIGNMENT = __package__.rsplit(".", 1)[-1]
 MODELS = ("unet", "attention_unet")
-# The data a run can name besides a folder of its own.
+# The data sets a run can name (--dataset); --data takes a folder of your own instead.
 DATA_SETS = ("isbi2012_em", "msd_hippocampus", "sample", "sample3d")
 
 
@@ -15,52 +15,66 @@ DATA_SETS = ("isbi2012_em", "msd_hippocampus", "sample", "sample3d")
 class A6Config(RunConfig):
     """Settings of one assignment-6 run (the shared ones are documented on RunConfig)."""
 
-    # isbi2012_em: DATA_DIR/isbi2012_em (24 EM slices, 2D); msd_hippocampus: the Decathlon's Task04 (3D MRI,
-    # downloaded with its MD5); sample / sample3d: synthetic stand-ins of the two; or a folder of your own,
-    # images/ + masks/ (2D) or imagesTr/ + labelsTr/ (the Decathlon layout, 3D).
-    data: str = "isbi2012_em"
-    # A stack of serial sections (2D data) is split in contiguous runs, because neighbouring sections are alike:
-    # the last test_slices slices are the test set, the val_slices before them the validation set.
+    DATASETS = DATA_SETS
+    LEGACY = old_dataset_spellings(DATA_SETS)
+
+    # The data set when --data is not given: isbi2012_em (DATA_DIR/isbi2012_em, 24 EM slices, 2D),
+    # msd_hippocampus (the Decathlon's Task04, 3D MRI, downloaded with its MD5 into DATA_DIR/hippocampus), or
+    # sample / sample3d (synthetic stand-ins of the two, for demos and tests; not results).
+    dataset: str = "isbi2012_em"
+    # Your own images instead: a folder with images/ + masks/ (2D, paired by name) or imagesTr/ + labelsTr/ (the
+    # Decathlon layout, 3D).
+    data: str = ""
+    # 2D data (a stack of serial sections, split in contiguous runs because neighbouring sections are alike):
+    # the last this many slices are the test set.
     test_slices: int = 5
+    # 2D data: the this many slices before the test slices are the validation set.
     val_slices: int = 3
-    # Volumes (3D data) are independent cases: a seeded random split with these shares.
+    # 3D data (independent cases, a seeded random split): the share of volumes held out for testing.
     test_fraction: float = 0.2
+    # 3D data: the share of volumes held out for validation.
     validation_fraction: float = 0.15
 
     # Which models to train; both get the same widths.
     models: tuple[str, ...] = MODELS
-    # Widths of the U-Net's levels, the last one its bottom; 2D and 3D (volumes get the 3D widths).
+    # Widths of the 2D U-Net's levels, the last one its bottom.
     filters: tuple[int, ...] = (16, 32, 64, 128)
+    # Widths of the 3D U-Net's levels, for volumes.
     filters_3d: tuple[int, ...] = (8, 16, 32)
+    # Dropout rate at the bottom of the U-Net.
     dropout_rate: float = 0.1
-    # Training crops, px per side (random places in the training images); whole images are predicted tile by
+    # 2D training crops, px per side (random places in the training images); whole images are predicted tile by
     # tile with this tile size.
     crop_size: int = 128
+    # 3D training crops and prediction tiles, voxels per side.
     crop_size_3d: int = 16
     # Overlap of neighbouring prediction tiles (a share of the tile).
     tile_overlap: float = 0.5
+    # Crops per training batch.
     batch_size: int = 4
     # An "epoch" is this many batches of random crops (there are only a few training images).
     steps_per_epoch: int = 60
+    # Upper bound on epochs; early stopping ends most runs sooner.
     epochs: int = 40
-    # Early stopping on the validation pixel accuracy; the learning rate halves after reduce_lr_patience epochs.
+    # Early stopping on the validation pixel accuracy: stop after this many epochs without a better one.
     patience: int = 10
+    # Halve the learning rate after this many epochs without a better validation pixel accuracy.
     reduce_lr_patience: int = 4
+    # Adam learning rate.
     learning_rate: float = 1e-3
     # The loss is cross-entropy + dice_weight x soft Dice loss.
     dice_weight: float = 1.0
-    # Augmentation of every training crop, the same for image and mask: flips and 90-degree turns, and elastic
-    # deformation (a smooth random displacement, elastic_alpha px rms, smooth over elastic_sigma px; 0: off).
+    # Augment every training crop, image and mask alike, with random flips and 90-degree turns.
     flips: bool = True
+    # Elastic deformation of every training crop: a smooth random displacement of this many px rms (0: off).
     elastic_alpha: float = 3.0
+    # Elastic deformation: the displacement field is smooth over this many px.
     elastic_sigma: float = 10.0
     # Test slices (or volumes) shown in the per-slice figure.
     figure_cases: int = 5
 
     def validate(self):
         super().validate()
-        if self.data not in DATA_SETS and not self.data.strip():
-            raise ConfigError("--data needs isbi2012_em, msd_hippocampus, sample, sample3d or a folder.")
         unknown = [name for name in self.models if name not in MODELS]
         if unknown or not self.models:
             raise ConfigError(f"--models takes {', '.join(MODELS)} (comma-separated); got {', '.join(self.models)}.")
@@ -84,9 +98,9 @@ class A6Config(RunConfig):
                               "figure_cases")
 
 
-# --smoke: synthetic EM slices (or volumes with --data sample3d), tiny widths, a few short epochs.
+# --smoke: synthetic EM slices (or volumes with --dataset sample3d), tiny widths, a few short epochs.
 SMOKE = {
-    "data": "sample",
+    "dataset": "sample",
     "test_slices": 2,
     "val_slices": 2,
     "filters": (8, 16, 32),

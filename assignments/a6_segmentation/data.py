@@ -95,21 +95,21 @@ def _hippocampus_root(data_dir):
 
 
 def source_folder(config):
-    """(folder, data-set key, class names or None) for ``config.data``."""
-    if config.data == "isbi2012_em":
-        return _isbi_root(config.data_dir), "isbi2012_em", list(ISBI.class_names)
-    if config.data == "sample":
-        return ensure_samples("em_slices") / EM_FOLDER, "isbi2012_em", list(ISBI.class_names)
-    if config.data == "msd_hippocampus":
-        return _hippocampus_root(config.data_dir), "msd_hippocampus", list(HIPPOCAMPUS.class_names)
-    if config.data == "sample3d":
+    """(folder, data-set key, class names or None) for ``config.data`` (a folder of the user's), or for the data
+    set ``config.dataset`` when it is empty."""
+    if not config.data:
+        if config.dataset == "isbi2012_em":
+            return _isbi_root(config.data_dir), "isbi2012_em", list(ISBI.class_names)
+        if config.dataset == "sample":
+            return ensure_samples("em_slices") / EM_FOLDER, "isbi2012_em", list(ISBI.class_names)
+        if config.dataset == "msd_hippocampus":
+            return _hippocampus_root(config.data_dir), "msd_hippocampus", list(HIPPOCAMPUS.class_names)
         return (ensure_samples("decathlon") / DECATHLON_FOLDER / DECATHLON_TASK, "msd_hippocampus",
                 list(HIPPOCAMPUS.class_names))
     folder = Path(config.data).expanduser()
     if not folder.is_dir():
-        raise DataError(f"--data {config.data!r} is neither isbi2012_em, msd_hippocampus, sample, sample3d nor an "
-                        "existing folder. Give a folder with images/ and masks/ (2D, paired by name) or imagesTr/ "
-                        "and labelsTr/ (the Decathlon layout).")
+        raise DataError(f"--data {config.data}: no such folder. Give a folder with images/ and masks/ (2D, paired by "
+                        "name) or imagesTr/ and labelsTr/ (the Decathlon layout).")
     return folder, folder.name, None
 
 
@@ -182,14 +182,14 @@ def level_multiple(config, dimensions):
 
 
 def load_segmentation(config):
-    """Read and split the data ``config.data`` names; returns ``SegmentationSplits``.
+    """Read and split the data ``source_folder`` names; returns ``SegmentationSplits``.
 
     Raises:
         DataError: missing, mismatched or unreadable files (the message names them and the fix).
     """
     folder, key, class_names = source_folder(config)
     data = load_segmentation_folder(folder)
-    if config.data == "isbi2012_em":
+    if not config.data and config.dataset == "isbi2012_em":
         data = _registered_slices(data)
     multiple, crop = level_multiple(config, data.dimensions)
     x, y = prepare_cases(data.images, data.masks, data.dimensions, multiple, crop)

@@ -35,8 +35,9 @@ def both_models_compared(evidence):
 
 def better_named_on_validation(evidence):
     """Better model named on validation pixel error, not on test."""
-    candidates = {row["model"]: -row["val_pixel_error"] for row in evidence.metrics["results"]}
-    return chosen_on_validation(candidates, evidence.metrics["best_on_validation"], "models (negative pixel error)")
+    candidates = {row["model"]: row["val_pixel_error"] for row in evidence.metrics["results"]}
+    return chosen_on_validation(candidates, evidence.metrics["best_on_validation"], "models (pixel error, lower is "
+                                "better)", lower_is_better=True)
 
 
 def better_model_reaches_floor(evidence):
@@ -66,14 +67,14 @@ def _tiled(config):
 def test_sets(recorded, metrics, data_dir):
     """The run's test images, read and split by the instructor's loader, predicted tile by tile as the run did."""
     config = run_config(A6Config, recorded, data_dir)
-    if config.data == "isbi2012_em":
+    if config.data:
+        require_files(Path(config.data).expanduser(), what="the run's images and masks")
+    elif config.dataset == "isbi2012_em":
         require_files(*(Path(data_dir) / ISBI.folder / remote.name for remote in ISBI.files), what=ISBI.title)
-    elif config.data == "msd_hippocampus" and not (Path(data_dir) / HIPPOCAMPUS.folder / DECATHLON_TASK
+    elif config.dataset == "msd_hippocampus" and not (Path(data_dir) / HIPPOCAMPUS.folder / DECATHLON_TASK
                                                    / "imagesTr").is_dir():
         # The archive, not a download: a re-run uses only what is on this machine.
         require_files(Path(data_dir) / HIPPOCAMPUS.folder / HIPPOCAMPUS.files[0].name, what=HIPPOCAMPUS.title)
-    elif config.data not in ("sample", "sample3d", "msd_hippocampus"):
-        require_files(Path(config.data).expanduser(), what="the run's images and masks")
     data = load_segmentation(config)
     return {(data.dataset, "test"): TestSet(data.x_test, data.y_test, "segmentation", data.class_names,
                                             f"{data.title}, test {', '.join(data.names['test'])}",

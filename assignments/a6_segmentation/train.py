@@ -4,7 +4,7 @@ overlap-tiling. ``report.py`` draws the figures and writes the report.
 
     python -m assignments.a6_segmentation                    ISBI 2012 slices in DATA_DIR/isbi2012_em
     python -m assignments.a6_segmentation --smoke            synthetic EM slices, under a minute
-    python -m assignments.a6_segmentation --data sample3d    the 3D path (synthetic Decathlon-layout volumes)
+    python -m assignments.a6_segmentation --dataset sample3d    the 3D path (synthetic Decathlon-layout volumes)
 
 ``run(config)`` performs one whole run and returns its run folder.
 """

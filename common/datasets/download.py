@@ -23,7 +23,7 @@ def _manual_help(info, remote, folder):
             f"(expected MD5 {remote.md5}). {steps}").strip()
 
 
-def fetch_file(info, name, data_dir, download=True):
+def fetch_file(info, name, data_dir, download=True, folder=None):
     """Return the path of data-set file ``name`` of registry entry ``info``, verified by MD5.
 
     Args:
@@ -31,12 +31,13 @@ def fetch_file(info, name, data_dir, download=True):
         name: the file name, one of ``info.files``.
         data_dir: the data root (``DATA_DIR``); the file lives in ``data_dir/info.folder/name``.
         download: download a missing file from its URL (with a progress bar); if False, raise instead.
+        folder: the folder that holds the file instead of ``data_dir/info.folder`` (a user's ``--data PATH``).
 
     Raises:
         DataError: the file is missing and cannot be downloaded, or its checksum does not match.
     """
     remote = info.file(name)
-    folder = Path(data_dir) / info.folder
+    folder = Path(data_dir) / info.folder if folder is None else Path(folder).expanduser()
     path = folder / name
     manifest = read_sample_manifest(folder)
     expected = remote.md5

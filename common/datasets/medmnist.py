@@ -171,14 +171,16 @@ def _checked_labels(path, facts, split, labels, count, replace):
     return labels if facts.task == "multi-label" else labels.reshape(-1)
 
 
-def load_medmnist(flag, size=28, data_dir=None, download=True):
-    """Load one MedMNIST v2 set from ``data_dir/medmnist/``, downloading its file if it is missing.
+def load_medmnist(flag, size=28, data_dir=None, download=True, folder=None):
+    """Load one MedMNIST v2 set from ``data_dir/medmnist/`` (or ``folder``), downloading its file if it is missing.
 
     Args:
         flag: the set, e.g. "retinamnist", "chestmnist", "adrenalmnist3d" (see ``MEDMNIST``).
         size: image side in pixels: 28, 64, 128 or 224 for 2D sets; 28 or 64 for 3D sets.
         data_dir: the data root (default ``$DATA_DIR`` or ``data/``), holding ``medmnist/``.
         download: allow downloading the file from Zenodo (MD5-checked) when it is missing.
+        folder: a folder of MedMNIST ``.npz`` files to read instead of ``data_dir/medmnist/`` (nothing is
+            downloaded into it).
 
     Returns:
         A ``MedMNISTData``; ``is_sample`` is True when the folder holds the synthetic sample data.
@@ -190,7 +192,7 @@ def load_medmnist(flag, size=28, data_dir=None, download=True):
     info = REGISTRY[medmnist_key(flag, size)]
     data_dir = default_data_dir() if data_dir is None else data_dir
     name = info.files[0].name
-    path = fetch_file(info, name, data_dir, download=download)
+    path = fetch_file(info, name, data_dir, download=download and folder is None, folder=folder)
     sample = read_sample_manifest(path.parent)
     # fetch_file has just verified the file against this MD5, so there is no need to hash it again.
     md5 = sample["md5"][name] if sample else info.files[0].md5

@@ -133,13 +133,14 @@ def read_usps_h5(path):
     return splits
 
 
-def load_usps(data_dir, data_format="esl", download=True):
-    """Load USPS from ``data_dir/usps/``, downloading the ESL files if they are missing.
+def load_usps(data_dir, data_format="esl", download=True, folder=None):
+    """Load USPS from ``data_dir/usps/`` (or ``folder``), downloading the ESL files if they are missing.
 
     Args:
         data_dir: the data root (``DATA_DIR``), holding ``usps/``.
         data_format: "esl" (``zip.train.gz`` + ``zip.test.gz``) or "h5" (``usps.h5``, placed by hand).
         download: allow downloading missing files.
+        folder: a folder of the USPS files to read instead of ``data_dir/usps/`` (nothing is downloaded into it).
 
     Returns:
         A ``UspsData``; ``is_sample`` is True when the folder holds the stand-in sample data.
@@ -147,14 +148,15 @@ def load_usps(data_dir, data_format="esl", download=True):
     if data_format not in FORMATS:
         raise ValueError(f"data_format must be one of {FORMATS}, not {data_format!r}.")
     info = REGISTRY["usps" if data_format == "esl" else "usps_h5"]
-    paths = {remote.name: fetch_file(info, remote.name, data_dir, download=download) for remote in info.files}
+    paths = {remote.name: fetch_file(info, remote.name, data_dir, download=download and folder is None, folder=folder)
+             for remote in info.files}
     if data_format == "esl":
         x_train, y_train = read_usps_text(paths["zip.train.gz"])
         x_test, y_test = read_usps_text(paths["zip.test.gz"])
     else:
         splits = read_usps_h5(paths["usps.h5"])
         (x_train, y_train), (x_test, y_test) = splits["train"], splits["test"]
-    sample = read_sample_manifest(Path(data_dir) / info.folder)
+    sample = read_sample_manifest(next(iter(paths.values())).parent)
     files = {name: {"path": str(path), "md5": md5sum(path)} for name, path in paths.items()}
     title = sample["title"] if sample else info.title
     return UspsData(x_train, y_train, x_test, y_test, files=files, title=title, sample=sample)
