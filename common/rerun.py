@@ -131,5 +131,5 @@ def compare_scores(saved, rerun, tolerance=RERUN_TOLERANCE):
     difference = float(np.max(np.abs(saved - rerun))) if saved.size else 0.0
     if not np.isfinite(difference) or difference > tolerance:
         return False, (f"the model file does not give the saved scores (largest difference {difference:.3g}, "
-                       f"tolerance {tolerance:g})")
-    return True, f"the model gives the saved scores (largest difference {difference:.1g} <= {tolerance:g})"
+                       f"tolerance {tolerance:.2g})")
+    return True, f"the model gives the saved scores (largest difference {difference:.1g} <= {tolerance:.2g})"

@@ -142,7 +142,6 @@ def _synthetic(config):
     from common.datasets.synthetic_mri import MRI_TUMOUR_CLASSES, MRI_TUMOUR_FOLDER
     from common.datasets.volumes import load_volume_dataset
 
-    print(f"[data] synthetic volumes: {2 * config.synthetic_cases_per_class} cases (written on first use)", flush=True)
     folder = ensure_samples("mri_tumour", cases_per_class=config.synthetic_cases_per_class) / MRI_TUMOUR_FOLDER
     manifest = read_sample_manifest(folder)
     dataset = load_volume_dataset(folder, class_names=list(MRI_TUMOUR_CLASSES))

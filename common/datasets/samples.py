@@ -154,5 +154,6 @@ def ensure_samples(name, data_dir=SAMPLES_DIR, **options):
     complete = manifest is not None and (sample_set.complete is None or
                                          sample_set.complete(folder, manifest, **options))
     if not complete:
+        print(f"[data] writing the sample set {name!r} to {folder} (first use only)", flush=True)
         sample_set.write(root, **options)
     return root
