@@ -144,3 +144,10 @@ def test_h5_without_test_split_is_refused(tmp_path):
 def test_registry_info_is_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         REGISTRY["usps"].folder = "elsewhere"
+
+
+def test_a_data_path_that_is_not_a_folder_is_named_and_nothing_is_downloaded(tmp_path, monkeypatch):
+    monkeypatch.setattr("common.datasets.download._download", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(DataError, match=r"--data .*missing: no such folder\. Give the folder that holds .*zip"):
+        load_usps(tmp_path / "data", folder=tmp_path / "missing")
+    assert not (tmp_path / "missing").exists() and not (tmp_path / "data").exists()

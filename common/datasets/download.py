@@ -37,6 +37,8 @@ def fetch_file(info, name, data_dir, download=True, folder=None):
         DataError: the file is missing and cannot be downloaded, or its checksum does not match.
     """
     remote = info.file(name)
+    if folder is not None and not Path(folder).expanduser().is_dir():
+        raise DataError(f"--data {folder}: no such folder. Give the folder that holds your copy of {name}.")
     folder = Path(data_dir) / info.folder if folder is None else Path(folder).expanduser()
     path = folder / name
     manifest = read_sample_manifest(folder)
