@@ -12,6 +12,7 @@ import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import fcntl  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -32,6 +33,35 @@ def usps_sample_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("usps_samples")
     write_usps_samples(root)
     return root
+
+
+def markdown_table_problems(text):
+    """What keeps the Markdown tables in ``text`` from rendering, one line each: a table without its ``|---|``
+    line, a row with another number of cells than its header, a cell that ends in a backslash (a Python line
+    continuation written into the string)."""
+    problems, table = [], []
+    for number, line in enumerate([*text.splitlines(), ""], 1):
+        if line.lstrip().startswith("|"):
+            table.append((number, line.strip()))
+            continue
+        if table:
+            width = len(re.split(r"(?<!\\)\|", table[0][1].strip("|")))
+            if len(table) < 2 or not re.fullmatch(r"(\|:?-+:?)+\|", table[1][1].replace(" ", "")):
+                problems.append(f"line {table[0][0]}: no |---| line under the table's header")
+            for row_number, row in table:
+                cells = re.split(r"(?<!\\)\|", row.strip("|"))
+                if len(cells) != width:
+                    problems.append(f"line {row_number}: {len(cells)} cells under a header of {width}")
+                if any(cell.strip().endswith("\\") for cell in cells):
+                    problems.append(f"line {row_number}: a cell ends in a backslash")
+            table = []
+    return problems
+
+
+@pytest.fixture
+def table_problems():
+    """``markdown_table_problems`` for a test to call (see there)."""
+    return markdown_table_problems
 
 
 @dataclasses.dataclass

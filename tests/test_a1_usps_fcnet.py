@@ -36,7 +36,7 @@ def test_run_folder_has_every_artefact(smoke_runs):
         assert (folder / name).is_file(), name
 
 
-def test_metrics_and_report_are_complete_and_honest(smoke_runs):
+def test_metrics_and_report_are_complete_and_honest(smoke_runs, table_problems):
     folder = smoke_runs[0][0]
     metrics = json.loads((folder / "metrics.json").read_text())
     rows = {row["model"]: row for row in metrics["results"]}
@@ -49,6 +49,7 @@ def test_metrics_and_report_are_complete_and_honest(smoke_runs):
     report = (folder / "report.md").read_text()
     assert "SAMPLE DATA, NOT RESULTS" in report.split("\n## ")[0]
     assert "Hyper-parameter search" in report and "misclassified_fc_net.png" in report
+    assert table_problems(report) == []
     config = json.loads((folder / "config.json").read_text())
     assert config["smoke"] is True and config["dataset"] == "sample" and config["data"] == ""
 

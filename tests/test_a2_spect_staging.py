@@ -41,7 +41,7 @@ def smoke_run(notebook_run):
     return run.folder, run.completed
 
 
-def test_smoke_run_compares_every_model_and_strategy_with_fold_spread(smoke_run):
+def test_smoke_run_compares_every_model_and_strategy_with_fold_spread(smoke_run, table_problems):
     folder, completed = smoke_run
     metrics = json.loads((folder / "metrics.json").read_text())
     cv = metrics["cross_validation"]
@@ -76,6 +76,7 @@ def test_smoke_run_compares_every_model_and_strategy_with_fold_spread(smoke_run)
     assert report.count("SAMPLE DATA, NOT RESULTS") == 1 and report.index("SAMPLE DATA") < 100
     assert f"Chosen on mean CV balanced accuracy: {metrics['chosen_model']}" in report
     assert "NOT transfer learning" in report and "±" in report and "not for diagnosis" in report
+    assert table_problems(report) == []
     assert "Traceback" not in completed.stderr
 
 

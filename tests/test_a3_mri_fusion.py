@@ -39,7 +39,7 @@ def smoke_run(notebook_run):
     return run.folder, run.completed
 
 
-def test_smoke_run_compares_all_four_approaches(smoke_run):
+def test_smoke_run_compares_all_four_approaches(smoke_run, table_problems):
     folder, completed = smoke_run
     metrics = json.loads((folder / "metrics.json").read_text())
     assert [row["model"] for row in metrics["results"]] == list(APPROACHES)
@@ -61,6 +61,7 @@ def test_smoke_run_compares_all_four_approaches(smoke_run):
         assert (folder / "figures" / figure).stat().st_size > 5000, figure
     report = (folder / "report.md").read_text()
     assert report.count("SAMPLE DATA, NOT RESULTS") == 1 and f"Best on validation: {best}" in report
+    assert table_problems(report) == []
     assert "WARNING" not in completed.stderr and "Traceback" not in completed.stderr
 
 

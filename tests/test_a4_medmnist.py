@@ -67,7 +67,7 @@ def test_every_model_has_a_row_that_its_saved_predictions_reproduce(smoke_run):
         assert entry["candidates"][entry["chosen"]] == max(entry["candidates"].values())
 
 
-def test_report_opens_with_the_banner_and_shows_tables_and_figures(smoke_run):
+def test_report_opens_with_the_banner_and_shows_tables_and_figures(smoke_run, table_problems):
     folder, _ = smoke_run
     report = (folder / "report.md").read_text()
     assert report.splitlines()[2].startswith("> **SAMPLE DATA, NOT RESULTS.**")
@@ -76,6 +76,7 @@ def test_report_opens_with_the_banner_and_shows_tables_and_figures(smoke_run):
         assert (folder / "figures" / name).is_file() and f"figures/{name}" in report, name
     assert "ResNet-50 + 3D" in report and "unconfirmed" not in report and "Google AutoML Vision" in report
     assert "| full_int8 |" in report and "| qat_int8 |" in report and "NOT transfer learning" in report
+    assert table_problems(report) == []
 
 
 def test_quantized_models_have_int8_tensors_and_float32_agrees_with_keras(smoke_run):

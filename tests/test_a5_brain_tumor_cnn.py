@@ -32,7 +32,7 @@ def smoke_run(notebook_run):
     return run.folder, run.package, test_paths, test_labels
 
 
-def test_run_folder_metrics_and_report(smoke_run):
+def test_run_folder_metrics_and_report(smoke_run, table_problems):
     folder = smoke_run[0]
     metrics = json.loads((folder / "metrics.json").read_text())
     chosen = metrics["chosen_model"]
@@ -50,6 +50,9 @@ def test_run_folder_metrics_and_report(smoke_run):
     report = (folder / "report.md").read_text()
     assert report.split("\n", 3)[2].startswith("> **SAMPLE DATA, NOT RESULTS.**")
     assert "random initialisation" in report and "Leakage check" in report and "not for diagnosis" in report
+    assert table_problems(report) == []
+    leakage = report.split("Leakage check", 1)[1].split("\n## ", 1)[0]
+    assert leakage.count("\n|") >= 3  # the leakage table itself: header, |---| and rows
 
 
 def test_saved_model_reloads_to_identical_predictions(smoke_run):

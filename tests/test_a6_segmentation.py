@@ -3,6 +3,7 @@ tiling, paired augmentation, the U-Net builders (a U-Net learns a disc), the fol
 the smoke runs in 2D and 3D, ``evaluate``, and the grader on a segmentation run."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -212,9 +213,14 @@ def test_smoke_run_scores_both_models_on_whole_test_slices(smoke_run):
         assert list((smoke_run / model / "tensorboard" / "validation").glob("events.out.tfevents*")), model
 
 
-def test_grade_fails_an_edited_mask(smoke_run, tmp_path):
+def test_grade_fails_an_edited_mask(smoke_run, tmp_path, table_problems):
     sheet = grade_run(smoke_run, assignment="a6_segmentation", allow_sample=True, data_dir=default_data_dir())
     assert sheet.verdict == PASS, [item for item in sheet.items if item.status == FAIL]
+    markdown = sheet.to_markdown()
+    assert table_problems(markdown) == []
+    scores = re.search(r"the best on validation \(([^)]*)\)", markdown).group(1)
+    # Validation pixel errors as they are, lower is better: the selection's internal sign flip stays inside.
+    assert re.fullmatch(r"\w+ 0\.\d{4}, \w+ 0\.\d{4}", scores), scores
     edited = shutil.copytree(smoke_run, tmp_path / "edited")
     path = edited / "predictions" / "unet_test.npz"
     with np.load(path) as saved:

@@ -100,6 +100,15 @@ def test_resuming_with_different_settings_is_refused(tmp_path):
         RunFolder.open(tmp_path, "a9", resume=True).start(Toy(runs_dir=str(tmp_path), resume=True, epochs=9))
 
 
+def test_tables_that_would_not_render_are_found(table_problems):
+    good = markdown_table([{"check": "exact copies", "count": 2}], {"check": "check", "count": "count"})
+    assert table_problems(f"text\n\n{good}\nmore text") == []
+    continued = "| check | count |\n|---|---|\n| Testing files byte-identical to \\ | 2 |\n"
+    assert table_problems(continued) == ["line 3: a cell ends in a backslash"]
+    assert table_problems("| a | b |\n|---|---|\n| 1 | 2 | 3 |\n") == ["line 3: 3 cells under a header of 2"]
+    assert table_problems("| a | b |\n| 1 | 2 |\n") == ["line 1: no |---| line under the table's header"]
+
+
 def test_floats_in_report_tables_are_rounded():
     table = markdown_table([{"name": "a", "score": 0.8263168334960935, "seconds": 12.5}], {"name": "n", "score": "s",
                                                                                             "seconds": "t"},
