@@ -13,7 +13,7 @@ TEST_WORKERS ?= 2
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: help install demo tensorboard test test-real bench lint data list clean grade new-assignment submit check release notebook \
-        assignment1 assignment2 assignment3 assignment4 assignment5 assignment6
+        assignment1 assignment2 assignment3 assignment4 assignment5 assignment6 assignment7
 
 help:
 	@echo "make demo          set up .venv and run every built assignment on sample data"
@@ -21,9 +21,10 @@ help:
 	@echo "make test          set up .venv and run the test suite (no data or network needed)"
 	@echo "make notebook      start Jupyter Lab on the assignments' notebooks, with this venv as its kernel"
 	@echo "make tensorboard   TensorBoard on every run's training curves (runs/)"
-	@echo "make assignmentN   run assignment N (1-6) at its defaults; pass flags with ARGS=\"--epochs 5\"."
+	@echo "make assignmentN   run assignment N (1-7) at its defaults; pass flags with ARGS=\"--epochs 5\"."
 	@echo "                   By default 1, 4, 5, 6 run on real public data in DATA_DIR (USPS, MedMNIST, Kaggle brain MRI, ISBI 2012 EM);"
 	@echo "                   2 and 3 on synthetic stand-ins, unless ARGS=\"--data PATH\" (yours) or, for 3, --dataset adrenalmnist3d_64"
+	@echo "                   7 on PneumoniaMNIST (downloaded into DATA_DIR), or ARGS=\"--npz FILE\" / ARGS=\"--data KERMANY_FOLDER\""
 	@echo "make data          download every public data set into DATA_DIR (default: data/)"
 	@echo "make bench         training speed of every assignment's main models, float32 against auto (under 10 min)"
 	@echo "make test-real     slow checks on real data in DATA_DIR (e.g. DATA_DIR=/path/to/data make test-real)"
@@ -80,7 +81,7 @@ data: $(INSTALLED)
 list: $(INSTALLED)
 	@$(PY) -m assignments list
 
-assignment1 assignment2 assignment3 assignment4 assignment5 assignment6: $(INSTALLED)
+assignment1 assignment2 assignment3 assignment4 assignment5 assignment6 assignment7: $(INSTALLED)
 	$(PY) -m assignments run $(subst assignment,,$@) $(ARGS)
 
 # Grading and the student workflow (see README, "Grading" and "Your own project").

@@ -15,6 +15,7 @@ ASSIGNMENTS = {
     4: ("a4_medmnist", "MedMNIST: 3D CNN, transfer learning, Grad-CAM, quantization, ResNet"),
     5: ("a5_brain_tumor_cnn", "Kaggle brain-tumour MRI CNN"),
     6: ("a6_segmentation", "Segmentation with U-Net and Attention U-Net"),
+    7: ("a7_chexnet", "CheXNet: DenseNet-121 for pneumonia on chest X-rays, with CAM and Grad-CAM"),
 }
 
 
@@ -33,7 +34,7 @@ def package_name(assignment):
 
 
 def rubric_for(assignment):
-    """(package name, ``RUBRIC``) of an assignment given by number (1-6) or package name.
+    """(package name, ``RUBRIC``) of an assignment given by number (1-7) or package name.
 
     Raises:
         LookupError: no such assignment, or it has no rubric; the message lists the known ones and says how to

@@ -20,6 +20,10 @@ ADRENALMNIST3D_TEST = Fingerprint("ebb791a9bd30ae0a53de5f626010b4d47af44346eb384
                                   "MedMNIST v2 AdrenalMNIST3D test_labels")
 BRAIN_TUMOR_MRI_TEST = Fingerprint("98b06a0a2066b7ed5795330315e1fa79e7de7f9fc5234abe0f30d0f8d1ee6eae", 1311,
                                    "Kaggle Brain Tumor MRI Testing/ (classes and file names in sorted order)")
+# The 624 images of the Kermany et al. test folder, as every size of PneumoniaMNIST (and the course's reduced
+# training file, which keeps the official test split) holds them.
+PNEUMONIAMNIST_TEST = Fingerprint("2242b0cd6dca5dc47f0c76efa9697b833b7b7ed4274bd4942f4fd451e0df927e", 624,
+                                  "MedMNIST v2 PneumoniaMNIST test_labels")
 
 # MedMNIST registry key -> fingerprint of its official test labels (the sets the suite was measured on).
 MEDMNIST_TEST = {"retinamnist": RETINAMNIST_TEST, "adrenalmnist3d": ADRENALMNIST3D_TEST,

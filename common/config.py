@@ -36,7 +36,7 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 # uses one still works, with a one-line note naming the new setting.
 RENAMED = {"mixed_precision": ("precision", {True: "float16", False: "float32"})}
 # The placeholder --help shows for a field's value, where its upper-case name would not say what to give.
-METAVARS = {"data": "PATH", "dataset": "NAME", "data_dir": "PATH", "runs_dir": "PATH"}
+METAVARS = {"data": "PATH", "npz": "PATH", "dataset": "NAME", "data_dir": "PATH", "runs_dir": "PATH"}
 # Keys a run writes into its config.json as a record, not a setting: --config reads past them.
 RECORDS = ("precision_used",)
 

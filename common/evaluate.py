@@ -4,6 +4,8 @@
 precision / recall / F1 and the confusion matrix for the four kinds of task in the suite:
 
 - "binary": y_true (N,) in {0, 1}; y_score (N,) or (N, 1) probability of class 1, or (N, 2) probabilities.
+  Class 1 is predicted where its probability is at least ``threshold`` (default 0.5, the arg-max); a threshold
+  chosen on validation (``youden_threshold``) is passed with the scores it applies to, and recorded.
 - "multi-class": y_true (N,) in 0..C-1; y_score (N, C) class probabilities. AUC is the one-vs-rest macro
   average over classes, accuracy uses the arg-max.
 - "ordinal": scored exactly as "multi-class" (the MedMNIST convention for RetinaMNIST).
@@ -32,6 +34,46 @@ def binary_auc(y_true, y_score):
     if y_true.all() or not y_true.any():
         return float("nan")
     return float(roc_auc_score(y_true, np.asarray(y_score, dtype=np.float64).ravel()))
+
+
+def youden_threshold(y_true, y_score):
+    """The threshold on class-1 scores ``y_score`` (N,) that maximises Youden's J (sensitivity + specificity - 1)
+    on binary labels ``y_true`` (N,): for two classes the same one maximises balanced accuracy, J being 2 x
+    balanced accuracy - 1, so it does not favour the larger class. Choose it on validation, never on test.
+
+    Returns:
+        A float in [0, 1] (0.5 where only one class occurs and no threshold can be chosen).
+    """
+    from sklearn.metrics import roc_curve
+
+    y_true = np.asarray(y_true).astype(bool).ravel()
+    if y_true.all() or not y_true.any():
+        return 0.5
+    false_positive_rate, true_positive_rate, thresholds = roc_curve(y_true, np.asarray(y_score, np.float64).ravel())
+    return float(np.clip(thresholds[int(np.argmax(true_positive_rate - false_positive_rate))], 0.0, 1.0))
+
+
+def bootstrap_auc_interval(y_true, y_score, samples=1000, confidence=0.95, seed=0):
+    """The ``confidence`` interval of the binary ROC-AUC of ``y_score`` (N,) on ``y_true`` (N,), by ``samples``
+    paired bootstrap resamples of the cases (``scipy.stats.bootstrap``, percentile method).
+
+    Returns:
+        (low, high), or (None, None) where only one class occurs.
+    """
+    from scipy.stats import bootstrap
+    from sklearn.metrics import roc_auc_score
+
+    y_true = np.asarray(y_true).astype(np.int64).ravel()
+    y_score = np.asarray(y_score, np.float64).ravel()
+    if np.unique(y_true).size < 2:
+        return None, None
+
+    def auc(labels, scores):
+        return roc_auc_score(labels, scores) if 0 < labels.sum() < len(labels) else np.nan
+
+    result = bootstrap((y_true, y_score), auc, paired=True, vectorized=False, n_resamples=int(samples),
+                       confidence_level=confidence, method="percentile", random_state=seed)
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -80,8 +122,9 @@ def _normalise_inputs(y_true, y_score, task):
     return y_true.astype(np.int64), y_score
 
 
-def evaluate_predictions(y_true, y_score, task, class_names=None):
-    """Score predictions; see the module docstring for shapes.
+def evaluate_predictions(y_true, y_score, task, class_names=None, threshold=None):
+    """Score predictions; see the module docstring for shapes. ``threshold`` (binary only): predict class 1 where
+    its score is at least this (None: the arg-max, i.e. 0.5).
 
     Returns:
         A JSON-ready dict with ``accuracy``, ``auc``, ``balanced_accuracy``, ``macro_f1``, ``per_class``
@@ -90,6 +133,8 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
     """
     if task == "segmentation":
         return _evaluate_segmentation(y_true, y_score, class_names)
+    if threshold is not None and task != "binary":
+        raise ValueError(f"a decision threshold applies to binary tasks, not to {task!r}.")
     y_true, y_score = _normalise_inputs(y_true, y_score, task)
     num_classes = y_score.shape[1]
     names = list(class_names) if class_names is not None else [str(i) for i in range(num_classes)]
@@ -113,7 +158,7 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
         confusion = [m.tolist() for m in matrices]
         macro_f1 = float(np.mean([per_class[name]["f1"] for name in names]))
     else:
-        predicted = y_score.argmax(axis=1)
+        predicted = y_score.argmax(axis=1) if threshold is None else (y_score[:, 1] >= threshold).astype(np.int64)
         matrix = confusion_matrix(y_true, predicted, num_classes)
         precision, recall, f1, support = _per_class(y_true, predicted, np.arange(num_classes))
         per_class_auc = np.array([binary_auc(y_true == k, y_score[:, k]) for k in range(num_classes)])
@@ -133,8 +178,10 @@ def evaluate_predictions(y_true, y_score, task, class_names=None):
 
     defined = ~np.isnan(per_class_auc)
     auc = float(per_class_auc[defined].mean()) if defined.any() else float("nan")
+    threshold_field = {} if threshold is None else {"threshold": float(threshold)}
     return {
         "task": task,
+        **threshold_field,
         "num_samples": int(len(y_true)),
         "accuracy": accuracy,
         "auc": _float_or_none(auc),

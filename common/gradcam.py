@@ -1,4 +1,6 @@
-"""Grad-CAM (Selvaraju et al., ICCV 2017) for 2D and 3D convolutional classifiers.
+"""Grad-CAM (Selvaraju et al., ICCV 2017) for 2D and 3D convolutional classifiers, and CAM (Zhou et al., CVPR
+2016), the class activation maps CheXNet draws, for networks that end in global average pooling and one dense
+layer.
 
 The class score's gradient with respect to a convolutional layer's feature maps, averaged over every spatial
 axis, weights those maps; their weighted sum, passed through a ReLU and scaled to [0, 1], shows where the
@@ -70,6 +72,31 @@ def grad_cam(model, inputs, class_index=None, layer_name=None, resize_to=None):
         raise ValueError(f"{layer.name} gives {cams.ndim - 1}D maps but the input is {len(inputs.shape) - 2}D; "
                          "pass resize_to with the spatial shape the maps should have.")
     return _resize(cams, target).astype(np.float32), classes.numpy()
+
+
+def class_activation_map(model, inputs, feature_layer, output_layer, class_index=0):
+    """CAM: the feature maps of ``feature_layer`` weighted by ``output_layer``'s weights for unit ``class_index``
+    (sum over channels of w_k f_k), for a network whose feature maps reach that dense layer through global average
+    pooling only (dropout aside); passed through a ReLU and scaled to [0, 1] per image, like ``grad_cam``.
+
+    Args:
+        model: a functional Keras model; inputs (N, H, W, C) as it takes them.
+        feature_layer, output_layer: the names of the last feature-map layer and of the dense output layer.
+        class_index: the output unit explained (0: a single sigmoid).
+
+    Returns:
+        float32 (N, H, W) in [0, 1], resized to the input's spatial shape.
+    """
+    inputs = np.asarray(inputs, dtype=np.float32)
+    features = keras.Model(model.input, model.get_layer(feature_layer).output)(inputs, training=False)
+    kernel = np.asarray(model.get_layer(output_layer).get_weights()[0])  # (channels, units)
+    if kernel.shape[0] != features.shape[-1]:
+        raise ValueError(f"{output_layer} takes {kernel.shape[0]} features but {feature_layer} has "
+                         f"{features.shape[-1]} channels; CAM needs global average pooling between them.")
+    cams = np.maximum(np.tensordot(np.asarray(features, np.float32), kernel[:, class_index], axes=([-1], [0])), 0.0)
+    peaks = cams.reshape(len(cams), -1).max(axis=1)
+    cams = cams / np.where(peaks > 0, peaks, 1.0).reshape(-1, *([1] * (cams.ndim - 1)))
+    return _resize(cams, inputs.shape[1:-1]).astype(np.float32)
 
 
 def _resize(cams, spatial_shape):

@@ -241,7 +241,7 @@ def _rescore_rows(evidence, rubric):
         path = prediction_file(evidence.path, model, split)
         try:
             y_true, y_score, class_names = load_predictions(path)
-            scored = evaluate_predictions(y_true, y_score, task, class_names or None)
+            scored = evaluate_predictions(y_true, y_score, task, class_names or None, threshold=_threshold(row))
         except FileNotFoundError:
             items.append(Item(name, FAIL, f"predictions/{path.name} is missing"))
             continue
@@ -264,6 +264,12 @@ def _rescore_rows(evidence, rubric):
                           f"on {scored['num_samples']} {'images' if task == 'segmentation' else 'samples'}, "
                           "as reported"))
     return items
+
+
+def _threshold(row):
+    """The decision threshold a binary row was scored at (chosen on validation; see ``common.results``), or None."""
+    value = row.get("threshold") if row.get("task") == "binary" else None
+    return float(value) if isinstance(value, int | float) and 0.0 <= value <= 1.0 else None
 
 
 def _format(value):
@@ -392,7 +398,7 @@ def _rerun(evidence, rubric, data_dir, runner):
         else:
             text = f"the saved labels are not the test labels of {test.source}; {text}"
         evidence.rescored[(model, split)] = evaluate_predictions(test.y_true, scores, test.task,
-                                                                 test.class_names or None)
+                                                                 test.class_names or None, threshold=_threshold(row))
         items.append(Item(name, PASS if labels_ok and scores_ok else FAIL, f"{text}; {len(test.y_true)} cases"))
     return items
 
@@ -415,7 +421,7 @@ def _hidden_test(evidence, rubric, path, runner):
             if model_path is None:
                 continue
             metrics = evaluate_predictions(test.y_true, runner.predict(model_path, test.inputs, test.predict),
-                                           test.task, test.class_names or None)
+                                           test.task, test.class_names or None, threshold=_threshold(row))
         except Exception as error:  # noqa: BLE001
             items.append(Item(name, FAIL, f"cannot score {row.get('model_file')} on {path}: "
                                           f"{type(error).__name__}: {str(error)[:200]}"))

@@ -32,6 +32,12 @@ def prediction_file(run_path, model, split):
     return Path(run_path) / PREDICTIONS_FOLDER / f"{model}_{split}.npz"
 
 
+def validation_prediction_file(run_path, model):
+    """Where a model's validation predictions are kept, apart from the result rows (the grader re-derives a
+    decision made on validation, such as a threshold, from them): ``predictions/validation/<model>.npz``."""
+    return Path(run_path) / PREDICTIONS_FOLDER / "validation" / f"{model}.npz"
+
+
 def save_predictions(path, y_true, y_score, class_names=()):
     """Save labels (N,) or (N, L), scores float32 (N, C) and class names to ``path`` (atomically). Segmentation
     scores given as uint8 levels (``common.segmentation.quantize_scores``) are stored as such, with uint8 masks:
@@ -57,7 +63,8 @@ def load_predictions(path):
         return y_true, y_score, [str(name) for name in data["class_names"]]
 
 
-def score_split(run, model, split, y_true, y_score, *, task, class_names, dataset, model_file=None, **extra):
+def score_split(run, model, split, y_true, y_score, *, task, class_names, dataset, model_file=None, threshold=None,
+                **extra):
     """Score ``model``'s predictions on ``split`` once, save them for the grader, and return the result row.
 
     Args:
@@ -68,6 +75,8 @@ def score_split(run, model, split, y_true, y_score, *, task, class_names, datase
         task, class_names: the evaluator's task and the class (or label) names.
         dataset: the data set the row is about, as the report names it.
         model_file: the saved model, relative to the run folder.
+        threshold: binary tasks: the decision threshold chosen on validation (``common.evaluate.youden_threshold``),
+            recorded in the row, and used by the grader when it re-scores the row (None: 0.5).
         extra: more fields for the row (parameters, training time, validation scores, ...).
 
     Returns:
@@ -79,11 +88,13 @@ def score_split(run, model, split, y_true, y_score, *, task, class_names, datase
         from common.segmentation import quantize_scores
 
         stored, y_score = quantize_scores(y_score)
-    metrics = evaluate_predictions(y_true, y_score, task, class_names)
+    metrics = evaluate_predictions(y_true, y_score, task, class_names, threshold=threshold)
     save_predictions(prediction_file(getattr(run, "path", run), model, split), y_true, stored, class_names)
     segmentation = {field: metrics[field] for field in SEGMENTATION_FIELDS} if task == "segmentation" else {}
+    chosen = {} if threshold is None else {"threshold": float(threshold)}
     return {"model": model, "dataset": dataset, "split": split, "task": task,
-            **{field: metrics[field] for field in SCORE_FIELDS}, **segmentation, "model_file": model_file, **extra,
+            **{field: metrics[field] for field in SCORE_FIELDS}, **chosen, **segmentation, "model_file": model_file,
+            **extra,
             "per_class": metrics["per_class"], "confusion_matrix": metrics["confusion_matrix"]}
 
 

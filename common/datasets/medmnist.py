@@ -26,7 +26,7 @@ import numpy as np
 
 from common.config import default_data_dir
 from common.datasets.download import fetch_file
-from common.datasets.files import DataError, read_sample_manifest
+from common.datasets.files import DataError, md5sum, read_sample_manifest
 from common.datasets.medmnist_info import MEDMNIST, SPLITS, medmnist_key, parse_medmnist_key
 from common.datasets.registry import REGISTRY
 
@@ -71,13 +71,14 @@ def _registry_entry(info):
     return info
 
 
-def load_medmnist_npz(path, info, splits=SPLITS):
+def load_medmnist_npz(path, info, splits=SPLITS, fix=None):
     """Read and check one MedMNIST ``.npz`` file against its registry entry.
 
     Args:
         path: the ``.npz`` file.
         info: its registry entry (``REGISTRY["retinamnist_64"]``), or that entry's key.
         splits: the splits to read (a hidden test set in the official format holds only ``test_*``).
+        fix: the sentence that ends every error (default: replace the file with the official one).
 
     Returns:
         dict split -> (images, labels), as described in ``MedMNISTData``.
@@ -91,7 +92,7 @@ def load_medmnist_npz(path, info, splits=SPLITS):
     path = Path(path)
     flag, size = parse_medmnist_key(info.key)
     facts = MEDMNIST[flag]
-    replace = f"Replace it with the official {facts.file_name(size)} from {facts.url(size)}."
+    replace = fix or f"Replace it with the official {facts.file_name(size)} from {facts.url(size)}."
     expected_keys = [f"{split}_{kind}" for split in splits for kind in ("images", "labels")]
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -197,6 +198,35 @@ def load_medmnist(flag, size=28, data_dir=None, download=True, folder=None):
     # fetch_file has just verified the file against this MD5, so there is no need to hash it again.
     md5 = sample["md5"][name] if sample else info.files[0].md5
     return MedMNISTData(info=info, splits=load_medmnist_npz(path, info), path=path, md5=md5, sample=sample)
+
+
+def load_medmnist_file(path, flag):
+    """Read a MedMNIST-format ``.npz`` file a user made or re-packaged (``--npz PATH``): checked for the layout of
+    set ``flag`` (keys, dtype, image shape, label values), not for an official MD5, at the image size its
+    training images have.
+
+    Returns:
+        A ``MedMNISTData`` whose ``md5`` is the file's own.
+
+    Raises:
+        DataError: the file is missing or unreadable, lacks a key, or holds arrays of another shape; one line that
+            names the file, the key and the shape expected.
+    """
+    path, facts = Path(path).expanduser(), MEDMNIST[flag]
+    fix = (f"A {facts.python_class}-format file holds uint8 {{train,val,test}}_images of (N, S, S"
+           f"{', 3' if facts.channels == 3 else ''}) with S one of {', '.join(map(str, facts.sizes))}, and "
+           "{train,val,test}_labels of (N,) or (N, 1).")
+    if not path.is_file():
+        raise DataError(f"--npz {path}: there is no such file. Give the path of a {facts.python_class}-format .npz "
+                        f"file. {fix}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            shape = archive["train_images"].shape if "train_images" in archive.files else None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
+        raise DataError(f"{path} cannot be read as a NumPy .npz file ({error}). {fix}") from None
+    size = shape[1] if shape is not None and len(shape) >= 3 and shape[1] in facts.sizes else facts.sizes[0]
+    info = REGISTRY[medmnist_key(flag, size)]
+    return MedMNISTData(info=info, splits=load_medmnist_npz(path, info, fix=fix), path=path, md5=md5sum(path))
 
 
 def to_float_images(images):

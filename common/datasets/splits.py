@@ -72,3 +72,25 @@ def class_weights(labels, num_classes):
         balanced = compute_class_weight("balanced", classes=present, y=labels)
         weights.update({int(label): float(weight) for label, weight in zip(present, balanced)})
     return weights
+
+
+def stratified_group_split(labels, groups, fraction, seed=0):
+    """Indices (keep, held_out) that hold out about ``fraction`` of the samples, whole groups at a time (every
+    sample of a patient on one side), with each class in about its overall share (scikit-learn's
+    ``StratifiedGroupKFold``, shuffled; the held-out side is its first fold of ``round(1 / fraction)``).
+
+    Raises:
+        ValueError: ``fraction`` outside (0, 0.5], or fewer groups than folds.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if not 0.0 < fraction <= 0.5:
+        raise ValueError(f"fraction must lie in (0, 0.5], not {fraction}.")
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    folds = max(2, int(round(1.0 / fraction)))
+    if len(np.unique(groups)) < folds:
+        raise ValueError(f"{len(np.unique(groups))} groups (patients) cannot be split {folds} ways; hold out a larger "
+                         "fraction or add patients.")
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    keep, held_out = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    return np.sort(keep), np.sort(held_out)
