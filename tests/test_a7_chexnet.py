@@ -62,7 +62,7 @@ def test_grader_passes_the_smoke_run_and_catches_a_threshold_chosen_elsewhere(sm
     from common.config import default_data_dir
 
     sheet = grade_run(smoke_run, assignment="a7_chexnet", allow_sample=True, data_dir=default_data_dir())
-    assert sheet.verdict == "PASS", [(item.name, item.evidence) for item in sheet.items if item.status == "fail"]
+    assert sheet.verdict == "pass", [(item.name, item.evidence) for item in sheet.items if item.status == "fail"]
     edited = tmp_path / "edited"
     shutil.copytree(smoke_run, edited)
     metrics = json.loads((edited / "metrics.json").read_text())

@@ -200,10 +200,10 @@ def load_medmnist(flag, size=28, data_dir=None, download=True, folder=None):
     return MedMNISTData(info=info, splits=load_medmnist_npz(path, info), path=path, md5=md5, sample=sample)
 
 
-def load_medmnist_file(path, flag):
+def load_medmnist_file(path, flag, splits=SPLITS):
     """Read a MedMNIST-format ``.npz`` file a user made or re-packaged (``--npz PATH``): checked for the layout of
-    set ``flag`` (keys, dtype, image shape, label values), not for an official MD5, at the image size its
-    training images have.
+    set ``flag`` (keys, dtype, image shape, label values), not for an official MD5, at the image size its images
+    have. ``splits``: the splits it must hold (a hidden test set holds only ``test_*``).
 
     Returns:
         A ``MedMNISTData`` whose ``md5`` is the file's own.
@@ -221,12 +221,13 @@ def load_medmnist_file(path, flag):
                         f"file. {fix}")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            shape = archive["train_images"].shape if "train_images" in archive.files else None
+            key = f"{splits[0]}_images"
+            shape = archive[key].shape if key in archive.files else None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as error:
         raise DataError(f"{path} cannot be read as a NumPy .npz file ({error}). {fix}") from None
     size = shape[1] if shape is not None and len(shape) >= 3 and shape[1] in facts.sizes else facts.sizes[0]
     info = REGISTRY[medmnist_key(flag, size)]
-    return MedMNISTData(info=info, splits=load_medmnist_npz(path, info, fix=fix), path=path, md5=md5sum(path))
+    return MedMNISTData(info=info, splits=load_medmnist_npz(path, info, splits, fix=fix), path=path, md5=md5sum(path))
 
 
 def to_float_images(images):
