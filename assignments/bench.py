@@ -161,8 +161,27 @@ def assignment6_models():
         _masks(shape[:-1], 2)) for name, build in builders(config, data).items()]
 
 
+def assignment7_models():
+    from .a7_chexnet.config import A7Config
+    from .a7_chexnet.model import compile_chexnet
+    from .a7_chexnet.train import builders
+
+    config = A7Config()
+    shape = (config.size, config.size, 1)
+    data = types.SimpleNamespace(input_shape=shape)
+    return [BenchModel(7, name, functools.partial(lambda build: compile_chexnet(build(), config.learning_rate, 0.5,
+                                                                                0.5), build), shape,
+                       config.batch_size, _binary_column)
+            for name, build in builders(config, data).items()]
+
+
+def _binary_column(batch_size, rng):
+    """Targets of a single sigmoid: float32 (batch, 1) of 0/1."""
+    return rng.integers(2, size=(batch_size, 1)).astype(np.float32)
+
+
 MODELS = {1: assignment1_models, 2: assignment2_models, 3: assignment3_models, 4: assignment4_models,
-          5: assignment5_models, 6: assignment6_models}
+          5: assignment5_models, 6: assignment6_models, 7: assignment7_models}
 
 
 # The peak probes: a square matrix product and a 3x3 convolution (batch, side, channels), the two kernels that do
