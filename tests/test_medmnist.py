@@ -143,10 +143,10 @@ def test_sample_files_are_in_the_official_format(sample_root):
     folder = sample_root / "medmnist"
     manifest = json.loads((folder / SAMPLE_MANIFEST).read_text())
     assert set(manifest["md5"]) == {"retinamnist.npz", "chestmnist.npz", "nodulemnist3d.npz", "adrenalmnist3d.npz",
-                                    "adrenalmnist3d_64.npz"}
+                                    "adrenalmnist3d_64.npz", "pneumoniamnist.npz"}
     assert manifest["stands_in_for"] == list(DEFAULT_DOWNLOADS) and "not MedMNIST" in manifest["title"]
     expected = {"retinamnist.npz": ((30, 28, 28, 3), (30, 1)), "chestmnist.npz": ((30, 28, 28), (30, 14)),
-                "adrenalmnist3d_64.npz": ((30, 64, 64, 64), (30, 1))}
+                "adrenalmnist3d_64.npz": ((30, 64, 64, 64), (30, 1)), "pneumoniamnist.npz": ((30, 28, 28), (30, 1))}
     for name, (images_shape, labels_shape) in expected.items():
         with np.load(folder / name) as archive:
             assert sorted(archive.files) == sorted(f"{s}_{k}" for s in ("train", "val", "test")
