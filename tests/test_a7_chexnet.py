@@ -33,7 +33,7 @@ def test_run_folder_report_and_rows(smoke_run, table_problems):
     from common.results import load_predictions, validation_prediction_file
 
     metrics = json.loads((smoke_run / "metrics.json").read_text())
-    for name in ("report.md", "densenet121/model.keras", "compact_densenet/model.keras", "figures/roc.png",
+    for name in ("report.md", "densenet121/best.keras", "compact_densenet/best.keras", "figures/roc.png",
                  "figures/heatmaps_densenet121.png", "figures/heatmaps_compact_densenet.png",
                  "figures/learning_curves.png", "predictions/densenet121_test.npz"):
         assert (smoke_run / name).is_file(), name

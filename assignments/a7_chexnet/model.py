@@ -82,7 +82,7 @@ def _sigmoid_head(features, dropout_rate):
     return layers.Dense(1, activation="sigmoid", dtype="float32", name=OUTPUT_LAYER)(x)
 
 
-def build_compact_densenet(input_shape=(28, 28, 1), blocks=(6, 12, 8), growth_rate=12, stem_filters=24,
+def build_compact_densenet(input_shape=(28, 28, 1), blocks=(3, 6, 4), growth_rate=12, stem_filters=24,
                            reduction=0.5, dropout_rate=0.0, augment=True, shift=0.1):
     """The baseline: a DenseNet-BC for small images at their own size. A 3x3 stem convolution, one
     ``dense_block`` per entry of ``blocks`` with a ``transition_block`` between them, batch norm + ReLU

@@ -45,7 +45,7 @@ def draw_heatmaps(model, data, scores, threshold, per_outcome, name):
 
     cases = outcome_cases(data.y_test, scores, threshold, per_outcome)
     picks = [(outcome, int(index)) for outcome in OUTCOMES for index in cases[outcome]]
-    figure = Figure(figsize=(6.3, 2.4 * max(1, len(picks)) + 0.6))
+    figure = Figure(figsize=(6.3, 2.4 * max(1, len(picks)) + 0.6), layout="constrained")
     axes = figure.subplots(max(1, len(picks)), 3, squeeze=False)
     if picks:
         images = data.x_test[[index for _, index in picks]]
@@ -63,9 +63,9 @@ def draw_heatmaps(model, data, scores, threshold, per_outcome, name):
         axis.axis("off")
     absent = [outcome for outcome in OUTCOMES if not len(cases[outcome])]
     missing = f"\nno {' and no '.join(absent)} at this threshold" if absent else ""
-    figure.suptitle(f"{name}: where it finds pneumonia (threshold {threshold:.2f}, chosen on validation){missing}",
-                    fontsize=8)
-    figure.tight_layout()
+    figure.suptitle(f"{name}: where it finds pneumonia (threshold {threshold:.2f}, chosen on validation); both maps "
+                    f"are of the pneumonia output, so a case without its evidence stays dark{missing}", fontsize=8,
+                    wrap=True)
     return figure
 
 

@@ -88,7 +88,7 @@ RUBRIC = Rubric(
     title="CheXNet: DenseNet-121 for pneumonia on chest X-rays",
     tasks=("binary",),
     artefacts=("report.md", "config.json", "metrics.json", "predictions/densenet121_test.npz",
-               "predictions/validation/densenet121.npz", "densenet121/model.keras", "figures/roc.png",
+               "predictions/validation/densenet121.npz", "densenet121/best.keras", "figures/roc.png",
                "figures/heatmaps_densenet121.png", "figures/learning_curves.png"),
     floors=(Floor("densenet121", "auc", 0.944, why="MedMNIST v2 ResNet-18 at 28 px: test AUC 0.944"),
             Floor("densenet121", "balanced_accuracy", 0.854, why="MedMNIST v2 ResNet-18 at 28 px: accuracy 0.854")),
