@@ -1,5 +1,5 @@
 """Checks of the parts of assignment 7 a student writes (``make check ASSIGNMENT=7``): the dense block
-(``model.dense_block``) and CheXNet's weighted loss (``model.WeightedBinaryCrossentropy``). About ten seconds."""
+(``model.dense_block``) and CheXNet's weighted loss (``model.weighted_binary_crossentropy``). About ten seconds."""
 
 import numpy as np
 

@@ -141,6 +141,19 @@ def chexnet_loss_weights(labels):
     return 1.0 - positive_share, positive_share
 
 
+def weighted_binary_crossentropy(y_true, y_pred, positive_weight, negative_weight, epsilon=1e-7):
+    """CheXNet's loss per example: y_true (N, 1) of 0/1, y_pred (N, 1) probabilities; returns (N,)."""
+    # TODO: cast y_true to y_pred's dtype, clip y_pred to [epsilon, 1 - epsilon] (log(0) is -inf), and return
+    #       -(positive_weight * y * log(p) + negative_weight * (1 - y) * log(1 - p)), averaged over the last
+    #       axis (keras.ops: ops.cast, ops.clip, ops.log, ops.mean(..., axis=-1)).
+    # BEGIN SOLUTION
+    y_true = ops.cast(y_true, y_pred.dtype)
+    p = ops.clip(y_pred, epsilon, 1.0 - epsilon)
+    terms = positive_weight * y_true * ops.log(p) + negative_weight * (1.0 - y_true) * ops.log(1.0 - p)
+    return -ops.mean(terms, axis=-1)
+    # END SOLUTION
+
+
 @keras.saving.register_keras_serializable(package="a7_chexnet")
 class WeightedBinaryCrossentropy(keras.losses.Loss):
     """CheXNet's weighted binary cross-entropy, -(w+ y log p + w- (1 - y) log(1 - p)), averaged over the batch."""
@@ -153,15 +166,7 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         """The loss per example: y_true (N, 1) of 0/1, y_pred (N, 1) probabilities; returns (N,)."""
-        # TODO: cast y_true to y_pred's dtype, clip y_pred to [epsilon, 1 - epsilon] (log(0) is -inf), and return
-        #       -(positive_weight * y * log(p) + negative_weight * (1 - y) * log(1 - p)), averaged over the last
-        #       axis (keras.ops: ops.cast, ops.clip, ops.log, ops.mean(..., axis=-1)).
-        # BEGIN SOLUTION
-        y_true = ops.cast(y_true, y_pred.dtype)
-        p = ops.clip(y_pred, self.epsilon, 1.0 - self.epsilon)
-        terms = self.positive_weight * y_true * ops.log(p) + self.negative_weight * (1.0 - y_true) * ops.log(1.0 - p)
-        return -ops.mean(terms, axis=-1)
-        # END SOLUTION
+        return weighted_binary_crossentropy(y_true, y_pred, self.positive_weight, self.negative_weight, self.epsilon)
 
     def get_config(self):
         return {**super().get_config(), "positive_weight": self.positive_weight,
