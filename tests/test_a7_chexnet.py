@@ -121,13 +121,15 @@ def test_missing_npz_is_one_line_and_leaves_no_run_folder(tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
-def _write_kermany(root, patients_per_class=8):
+def _write_kermany(root, patients_per_class=8, splits=("train", "val", "test")):
     """A Kermany-layout tree of small synthetic JPEGs: several images per patient, and the same patients in
     train/ and in the official val/."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
     for split, images_per_patient in (("train", 3), ("val", 1), ("test", 1)):
+        if split not in splits:
+            continue
         for folder in ("NORMAL", "PNEUMONIA"):
             (root / split / folder).mkdir(parents=True)
             for patient in range(patients_per_class if split != "test" else 3):
@@ -155,6 +157,22 @@ def test_kermany_folders_are_split_by_patient(tmp_path):
     data = load_chest_xray_data(make_config(A7Config, {"data": str(tmp_path / "chest_xray"), "size": 32}))
     assert data.x_test.shape == (6, 32, 32, 1) and data.dataset == "kermany"
     assert "whole patients" in data.validation_note
+
+
+def test_kermany_training_split_alone_gets_a_test_split_of_whole_patients(tmp_path):
+    from assignments.a7_chexnet.data import load_chest_xray_data
+
+    _write_kermany(tmp_path / "train_only", patients_per_class=10, splits=("train",))
+    data = load_chest_xray_data(make_config(A7Config, {"data": str(tmp_path / "train_only"), "size": 32,
+                                                       "test_fraction": 0.2, "validation_fraction": 0.25}))
+    from common.datasets.kermany import load_kermany_folder
+
+    folders = load_kermany_folder(tmp_path / "train_only", 32, validation_fraction=0.25, test_fraction=0.2)
+    sides = [set(folders.patients[split]) for split in ("train", "val", "test")]
+    assert all(sides) and not (sides[0] & sides[1] or sides[0] & sides[2] or sides[1] & sides[2])
+    assert sum(len(folders.splits[split][1]) for split in ("train", "val", "test")) == 2 * 10 * 3
+    assert set(data.y_test) == {0, 1} and "no test/" in data.test_note
+    assert "no test/" in data.summary()["test"]
 
 
 def test_kermany_folder_without_its_layout_names_what_is_missing(tmp_path):
@@ -213,3 +231,37 @@ def test_cam_is_the_feature_maps_weighted_by_the_sigmoid_weights():
 def test_config_checks_name_the_flag(overrides, message):
     with pytest.raises(ConfigError, match=message):
         make_config(A7Config, overrides)
+
+
+def _predict(*args):
+    return _cli("predict", *args)
+
+
+def test_predict_scores_a_labelled_folder_and_reads_files_at_the_runs_threshold(smoke_run, tmp_path):
+    _write_kermany(tmp_path / "kermany", patients_per_class=3, splits=("test",))
+    metrics = json.loads((smoke_run / "metrics.json").read_text())
+    row = next(row for row in metrics["results"] if row["model"] == "densenet121")
+    folder = tmp_path / "kermany" / "test"
+    files = sorted(str(path) for path in (folder / "PNEUMONIA").iterdir())[:2]
+    completed = _predict(str(folder), *files, str(tmp_path / "missing.png"), "--run", str(smoke_run), "--model",
+                         "densenet121", "--json")
+    assert completed.returncode == 1, completed.stderr  # one file could not be read, the others were
+    answer = json.loads(completed.stdout)
+    assert answer["model"] == "densenet121" and float(answer["threshold"]) == pytest.approx(row["threshold"])
+    (scored,) = answer["folders"]
+    assert (scored["images"], scored["normal"], scored["pneumonia"]) == (6, 3, 3)
+    assert 0 <= scored["auc"] <= 1 and scored["threshold"] == pytest.approx(row["threshold"])
+    read, read_again, missing = answer["predictions"]
+    assert read["class"] == ("pneumonia" if read["pneumonia"] >= row["threshold"] else "normal")
+    assert read_again["file"] == files[1] and "missing.png" in missing["error"]
+    text = _predict(str(folder), "--run", str(smoke_run))
+    assert text.returncode == 0 and "balanced accuracy" in text.stdout and metrics["chosen_model"] in text.stdout
+
+
+def test_predict_without_a_usable_run_or_model_is_one_line(smoke_run, tmp_path):
+    for args, expected in ((["--run", str(tmp_path)], "metrics.json does not exist"),
+                           (["--run", str(smoke_run), "--model", "vgg"], "has no model 'vgg'"),
+                           (["--runs-dir", str(tmp_path / "empty")], "no finished run of a7_chexnet")):
+        completed = _predict(str(tmp_path), *args)
+        assert completed.returncode == 2 and "Traceback" not in completed.stderr
+        assert expected in completed.stderr and len(completed.stderr.strip().splitlines()) == 1

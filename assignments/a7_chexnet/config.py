@@ -23,14 +23,17 @@ class A7Config(RunConfig):
     # Your own PneumoniaMNIST-format .npz file instead ({train,val,test}_{images,labels}, uint8 images of
     # (N, S, S), labels (N,) or (N, 1)): checked for its layout, not for the official MD5. Empty: the --dataset.
     npz: str = ""
-    # Or the Kermany et al. 2018 chest X-ray folders: PATH/{train,test}/{NORMAL,PNEUMONIA}/*.jpeg (val/ optional,
-    # pooled with train), read grey at --size px; validation is carved from train by patient. Empty: the --dataset.
+    # Or the Kermany et al. 2018 chest X-ray folders: PATH/train/{NORMAL,PNEUMONIA}/*.jpeg, with val/ (pooled with
+    # train) and test/ alike where there are, read grey at --size px; validation, and test where there is no test/,
+    # are carved from train by patient. Empty: the --dataset.
     data: str = ""
     # Image side of the data: 28, 64, 128 or 224 for the official PneumoniaMNIST files, the side the Kermany
     # folders are resized to. A --npz file has its own.
     size: int = 28
     # Share of the Kermany training patients held out for validation (the official val/ has 16 images).
     validation_fraction: float = 0.15
+    # Share of the Kermany training patients held out as the test split, where the folder has no test/.
+    test_fraction: float = 0.15
 
     # ---- CheXNet: DenseNet-121 ----
 
@@ -57,10 +60,13 @@ class A7Config(RunConfig):
 
     # ---- Both models ----
 
-    # Random horizontal flips (as CheXNet), and shifts, rotations and zooms of up to --shift.
+    # Random horizontal flips (as CheXNet), shifts, rotations and zooms of up to --shift, and contrast and
+    # brightness changes of up to --contrast.
     augment: bool = True
     # The largest shift and zoom, a share of the image side; 0: flips only, as the paper.
     shift: float = 0.1
+    # The largest contrast change, a share (brightness: half of it); 0: none.
+    contrast: float = 0.0
 
     # ---- The compact baseline: a small DenseNet-BC of the student's dense blocks, at the data's own size ----
 
@@ -96,10 +102,13 @@ class A7Config(RunConfig):
                               f"{self.input_size}.")
         if self.densenet_weights not in WEIGHTS:
             raise ConfigError(f"--densenet-weights must be imagenet or random, not {self.densenet_weights!r}.")
-        if not 0.0 < self.validation_fraction <= 0.5:
-            raise ConfigError("--validation-fraction must lie in (0, 0.5] (e.g. 0.15).")
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0.0 < getattr(self, name) <= 0.5:
+                raise ConfigError(f"--{name.replace('_', '-')} must lie in (0, 0.5] (e.g. 0.15).")
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ConfigError("--dropout-rate must lie in [0, 1).")
+        if not 0.0 <= self.contrast < 1.0:
+            raise ConfigError("--contrast must lie in [0, 1) (a share; 0.2 is up to 20%).")
         if not 0.0 <= self.shift < 0.5:
             raise ConfigError("--shift must lie in [0, 0.5) (a share of the image side; 0.1 is 10%).")
         if self.learning_rate <= 0:

@@ -13,7 +13,7 @@ from common.datasets.samples import ensure_samples
 
 FLAG = "pneumoniamnist"
 CLASS_NAMES = ["normal", "pneumonia"]
-KERMANY_TITLE = "Kermany et al. 2018 paediatric chest X-rays (Guangzhou), train/test folders"
+KERMANY_TITLE = "Kermany et al. 2018 paediatric chest X-rays (Guangzhou), in their folders"
 
 
 @dataclasses.dataclass
@@ -33,6 +33,7 @@ class ChestXrayData:
     sample: dict | None
     class_names: list = dataclasses.field(default_factory=lambda: list(CLASS_NAMES))
     validation_note: str = "the file's own validation split"
+    test_note: str = "the file's own test split"
 
     @property
     def input_shape(self):
@@ -52,6 +53,7 @@ class ChestXrayData:
         """What metrics.json records about the data."""
         return {"title": self.title, "source": self.source, "md5": self.md5, "sample": bool(self.sample),
                 "image_size": int(self.x_train.shape[1]), "validation": self.validation_note,
+                "test": self.test_note,
                 **{f"{split}_counts": dict(zip(self.class_names, self.counts(split)))
                    for split in ("train", "val", "test")}}
 
@@ -74,14 +76,15 @@ def load_chest_xray_data(config):
         return _from_medmnist(data, FLAG, title=f"a PneumoniaMNIST-format file, {data.path.name} (its layout checked, "
                                                 "not the official MD5)")
     if config.data:
-        folders = load_kermany_folder(config.data, config.size, config.validation_fraction, seed=config.seed)
+        folders = load_kermany_folder(config.data, config.size, config.validation_fraction, seed=config.seed,
+                                      test_fraction=config.test_fraction)
         (x_train, y_train), (x_val, y_val), (x_test, y_test) = (folders.splits[s] for s in ("train", "val", "test"))
         patients = len(set(folders.patients["val"]))
         return ChestXrayData(to_float_images(x_train), y_train, to_float_images(x_val), y_val,
                              to_float_images(x_test), y_test, dataset="kermany", title=KERMANY_TITLE,
                              source=str(Path(folders.root)), md5=None, sample=None,
                              validation_note=f"{config.validation_fraction:.0%} of the training patients "
-                                             f"({patients}), whole patients only")
+                                             f"({patients}), whole patients only", test_note=folders.test_note)
     if config.dataset == "sample":
         root = ensure_samples("medmnist", flags=(medmnist_key(FLAG, config.size),))
         return _from_medmnist(load_medmnist(FLAG, config.size, data_dir=root, download=False),

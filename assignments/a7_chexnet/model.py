@@ -26,15 +26,19 @@ FEATURE_LAYER = "relu"
 OUTPUT_LAYER = "pneumonia"
 
 
-def chest_xray_augmentation(shift=0.1, seed=None):
+def chest_xray_augmentation(shift=0.1, contrast=0.0, seed=None):
     """Training-time augmentation, inactive at inference: CheXNet's random horizontal flip, and (``shift`` > 0)
     small shifts, rotations (up to ~10 degrees) and zooms (``shift``, a share of the side), as children are
-    positioned differently in the frame."""
+    positioned differently in the frame, and (``contrast`` > 0) contrast and brightness changes of up to
+    ``contrast`` (a share), as exposure differs between machines and visits."""
     steps = [layers.RandomFlip("horizontal", seed=seed)]
     if shift > 0:
         steps += [layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed),
                   layers.RandomRotation(0.03, fill_mode="constant", seed=seed),
                   layers.RandomZoom(shift, fill_mode="constant", seed=seed)]
+    if contrast > 0:
+        steps += [layers.RandomContrast(contrast, value_range=(0.0, 1.0), seed=seed),
+                  layers.RandomBrightness(contrast / 2, value_range=(0.0, 1.0), seed=seed)]
     return keras.Sequential(steps, name="augmentation")
 
 
@@ -83,7 +87,8 @@ def _sigmoid_head(features, dropout_rate):
 
 
 def build_compact_densenet(input_shape=(28, 28, 1), blocks=(3, 6, 4), growth_rate=12, stem_filters=24,
-                           reduction=0.5, dropout_rate=0.0, augment=True, shift=0.1):
+                           reduction=0.5, dropout_rate=0.0, augment=True, shift=0.1,
+                           contrast=0.0):
     """The baseline: a DenseNet-BC for small images at their own size. A 3x3 stem convolution, one
     ``dense_block`` per entry of ``blocks`` with a ``transition_block`` between them, batch norm + ReLU
     (``FEATURE_LAYER``), and CheXNet's head.
@@ -92,7 +97,7 @@ def build_compact_densenet(input_shape=(28, 28, 1), blocks=(3, 6, 4), growth_rat
         An uncompiled ``keras.Model`` from (N, H, W, 1) in [0, 1] to (N, 1) probabilities of pneumonia.
     """
     inputs = keras.Input(shape=input_shape, name="image")
-    x = chest_xray_augmentation(shift)(inputs) if augment else inputs
+    x = chest_xray_augmentation(shift, contrast)(inputs) if augment else inputs
     x = layers.Conv2D(stem_filters, 3, padding="same", use_bias=False, name="conv1_conv")(x)
     for number, count in enumerate(blocks, start=1):
         x = dense_block(x, count, growth_rate, name=f"conv{number + 1}")
@@ -103,7 +108,8 @@ def build_compact_densenet(input_shape=(28, 28, 1), blocks=(3, 6, 4), growth_rat
     return keras.Model(inputs, _sigmoid_head(x, dropout_rate), name="compact_densenet")
 
 
-def build_chexnet(input_shape=(28, 28, 1), input_size=64, weights=None, dropout_rate=0.0, augment=True, shift=0.1):
+def build_chexnet(input_shape=(28, 28, 1), input_size=64, weights=None, dropout_rate=0.0, augment=True, shift=0.1,
+                  contrast=0.0):
     """CheXNet: DenseNet-121 (``keras.applications``, built flat) on images upsampled to ``input_size``, grey
     repeated to three channels and normalised with ImageNet's mean and standard deviation.
 
@@ -118,7 +124,7 @@ def build_chexnet(input_shape=(28, 28, 1), input_size=64, weights=None, dropout_
     if input_size < 32:
         raise ValueError(f"DenseNet-121 needs inputs of at least 32 px, not {input_size}.")
     inputs = keras.Input(shape=input_shape, name="image")
-    x = chest_xray_augmentation(shift)(inputs) if augment else inputs
+    x = chest_xray_augmentation(shift, contrast)(inputs) if augment else inputs
     if tuple(input_shape[:2]) != (input_size, input_size):
         x = layers.Resizing(input_size, input_size, interpolation="bilinear", name="upsample")(x)
     if input_shape[-1] == 1:

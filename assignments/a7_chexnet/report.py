@@ -132,6 +132,8 @@ def augmentation_text(config):
     if not config.augment:
         return "off"
     extra = f", shifts and zooms up to {config.shift:.0%}, rotations up to 10 degrees" if config.shift else ""
+    if config.contrast:
+        extra += f", contrast changes up to {config.contrast:.0%} and brightness up to {config.contrast / 2:.0%}"
     return "horizontal flips" + extra
 
 
@@ -145,7 +147,7 @@ def write_report(run, config, data, fits, rows, scores, chosen):
     return run.write_report(f"""# Assignment 7: CheXNet, pneumonia on chest X-rays
 
 {sample_data_banner(data.sample)}Data: {data.title} ({data.source}{f', MD5 {data.md5}' if data.md5 else ''});
-{data.x_train.shape[1]} x {data.x_train.shape[1]} px grey. Validation: {data.validation_note}.
+{data.x_train.shape[1]} x {data.x_train.shape[1]} px grey. Validation: {data.validation_note}; test: {data.test_note}.
 
 | split | images | normal | pneumonia |
 |---|---|---|---|

@@ -46,10 +46,11 @@ def builders(config, data, weights=None):
     """{model name: a function building its uncompiled model}."""
     shape = data.input_shape
     return {CHEXNET: functools.partial(build_chexnet, shape, config.input_size, weights=weights,
-                                       dropout_rate=config.dropout_rate, augment=config.augment, shift=config.shift),
+                                       dropout_rate=config.dropout_rate, augment=config.augment, shift=config.shift,
+                                       contrast=config.contrast),
             BASELINE: functools.partial(build_compact_densenet, shape, blocks=config.baseline_blocks,
                                         growth_rate=config.baseline_growth_rate, dropout_rate=config.dropout_rate,
-                                        augment=config.augment, shift=config.shift)}
+                                        augment=config.augment, shift=config.shift, contrast=config.contrast)}
 
 
 def train(name, build_uncompiled, epochs, config, run, strategy, data):

@@ -5,6 +5,9 @@ The official validation folder holds 16 images, too few to choose anything on. `
 with train and carves a validation split of its own, grouped by patient, so that no patient is in two splits: the
 file names carry the patient (``person1_bacteria_1.jpeg`` and ``person1_virus_6.jpeg`` are one child; normal
 images are ``IM-0115-0001.jpeg`` or ``NORMAL2-IM-0372-0001.jpeg``, one study number per child).
+
+A copy with no ``test/`` (the training split alone, its official test kept aside to check trained models on) has its
+test split carved from train the same way, whole patients at a time, and says so in ``KermanyData.test_note``.
 """
 
 import dataclasses
@@ -43,34 +46,54 @@ class KermanyData:
     patients: dict  # split -> array of patient ids
     skipped: list
     root: Path
+    test_note: str = "the folder's own test/"
 
 
-def load_kermany_folder(root, image_size, validation_fraction=0.15, seed=0):
+def load_kermany_folder(root, image_size, validation_fraction=0.15, seed=0, test_fraction=0.15):
     """Read ``root/train`` (with ``root/val`` pooled into it, where present) and ``root/test``, grey, resized to
-    ``image_size``, and hold out a validation split of whole patients.
+    ``image_size``, and hold out a validation split of whole patients. Where ``root/test`` is absent, a test split
+    of ``test_fraction`` of the patients is held out first, the same way.
 
     Raises:
-        DataError: a split or class folder is missing or holds no image; the message names it and the layout.
+        DataError: a class folder of train (or of a test/ that is there) is missing or holds no image; the message
+            names it and the layout.
     """
     root = Path(root).expanduser()
-    layout = "root/{train,test}/{NORMAL,PNEUMONIA}/*.jpeg (the Kermany et al. 2018 layout; val/ is optional)"
-    for split in ("train", "test"):
+    layout = ("root/train/{NORMAL,PNEUMONIA}/*.jpeg, with val/ and test/ alike where there are (the Kermany et al. "
+              "2018 layout)")
+    has_test = (root / "test").is_dir()
+    for split in ("train", "test") if has_test else ("train",):
         for folder in CLASS_FOLDERS:
             if not (root / split / folder).is_dir():
                 raise DataError(f"--data {root}: {root / split / folder} is missing; the folder must be laid out as "
                                 f"{layout}.")
     pools = [load_image_folder(root / split, image_size, 1, class_names=list(CLASS_FOLDERS))
              for split in ("train", "val") if (root / split).is_dir()]
-    test = load_image_folder(root / "test", image_size, 1, class_names=list(CLASS_FOLDERS))
     images = np.concatenate([pool.images for pool in pools])
     labels = np.concatenate([pool.labels for pool in pools])
     paths = [path for pool in pools for path in pool.paths]
-    patients = np.array([patient_of(path) for path in paths])
+    patients = patients_of(paths)
+    skipped = [item for pool in pools for item in pool.skipped]
+    if has_test:
+        test = load_image_folder(root / "test", image_size, 1, class_names=list(CLASS_FOLDERS))
+        test_images, test_labels, test_paths = test.images, test.labels, list(test.paths)
+        skipped += test.skipped
+        test_note = "the folder's own test/"
+    else:
+        rest, tested = stratified_group_split(labels, patients, test_fraction, seed=seed)
+        test_images, test_labels, test_paths = images[tested], labels[tested], [paths[i] for i in tested]
+        images, labels, paths, patients = images[rest], labels[rest], [paths[i] for i in rest], patients[rest]
+        test_note = (f"{test_fraction:.0%} of the training patients ({len(set(patients_of(test_paths)))}), whole "
+                     "patients only: the folder has no test/")
     keep, held_out = stratified_group_split(labels, patients, validation_fraction, seed=seed)
     return KermanyData(
         splits={"train": (images[keep], labels[keep]), "val": (images[held_out], labels[held_out]),
-                "test": (test.images, test.labels)},
-        paths={"train": [paths[i] for i in keep], "val": [paths[i] for i in held_out], "test": test.paths},
-        patients={"train": patients[keep], "val": patients[held_out],
-                  "test": np.array([patient_of(path) for path in test.paths])},
-        skipped=[item for pool in (*pools, test) for item in pool.skipped], root=root)
+                "test": (test_images, test_labels)},
+        paths={"train": [paths[i] for i in keep], "val": [paths[i] for i in held_out], "test": test_paths},
+        patients={"train": patients[keep], "val": patients[held_out], "test": patients_of(test_paths)},
+        skipped=skipped, root=root, test_note=test_note)
+
+
+def patients_of(paths):
+    """``patient_of`` of every path, as an array."""
+    return np.array([patient_of(path) for path in paths])

@@ -26,7 +26,8 @@ MEDMNIST_CITATION = (
     "doi:10.1038/s41597-022-01721-8"
 )
 # The sets the course uses: `make data` downloads these; every other (flag, size) only when named.
-DEFAULT_DOWNLOADS = ("retinamnist", "chestmnist", "nodulemnist3d", "adrenalmnist3d", "adrenalmnist3d_64", "pneumoniamnist")
+DEFAULT_DOWNLOADS = ("retinamnist", "chestmnist", "nodulemnist3d", "adrenalmnist3d", "adrenalmnist3d_64",
+                     "pneumoniamnist")
 
 
 @dataclasses.dataclass(frozen=True)
