@@ -63,8 +63,9 @@ class A7Config(RunConfig):
     # Random horizontal flips (as CheXNet), shifts, rotations and zooms of up to --shift, and contrast and
     # brightness changes of up to --contrast.
     augment: bool = True
-    # The largest shift and zoom, a share of the image side; 0: flips only, as the paper.
-    shift: float = 0.1
+    # The largest shift and zoom, a share of the image side; 0: flips only, as the paper. At 28 px 0.1 cost the
+    # compact DenseNet 0.010 validation AUC (0.9827 against 0.9931), so flips only is the default.
+    shift: float = 0.0
     # The largest contrast change, a share (brightness: half of it); 0: none.
     contrast: float = 0.0
 
