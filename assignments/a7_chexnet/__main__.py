@@ -1,7 +1,7 @@
 """Command line of assignment 7.
 
     python -m assignments.a7_chexnet [--smoke] [--npz FILE] [--epochs N] ...   train, evaluate, report
-    python -m assignments.a7_chexnet predict PATH [PATH ...] [--run RUN]       read new X-rays, score a folder
+    python -m assignments.a7_chexnet predict FOLDER [...] [--run RUN]          score labelled X-ray folders
 
 The configuration is parsed before TensorFlow is imported, so ``--help`` and bad flags answer at once.
 The last line a training run prints is its run folder.

@@ -1,17 +1,15 @@
-"""Read chest X-rays with a trained assignment-7 run.
+"""Score labelled chest X-ray folders with a trained assignment-7 run.
 
-    python -m assignments.a7_chexnet predict xray1.jpeg xray2.png [--run RUN] [--model NAME] [--json]
-    python -m assignments.a7_chexnet predict chest_xray/test        a labelled folder: NORMAL/ and PNEUMONIA/ inside
+    python -m assignments.a7_chexnet predict chest_xray/test [--run RUN] [--model NAME] [--json]
 
 ``--run`` is a run folder (default: the newest finished run of this assignment); ``--model`` one of its models
 (default: the one the run chose on validation). The images are read grey at the run's image size, as in training,
 and called pneumonia at the model's threshold, the one chosen on the run's validation split.
 
-Image files (or a folder of them) get the probability of pneumonia and the class at that threshold; a file that
-cannot be read gets an error line, the others are still read, and the exit status is then 1. A folder with
-``NORMAL/`` and ``PNEUMONIA/`` inside (the Kermany et al. 2018 layout, e.g. its official test split) is a labelled
-set, scored as the run scored its own test split: AUC with its 95% bootstrap interval, and sensitivity,
-specificity and balanced accuracy at the threshold.
+Each folder, with ``NORMAL/`` and ``PNEUMONIA/`` inside (the Kermany et al. 2018 layout, e.g. its official test
+split), is scored as the run scored its own test split: AUC with its 95% bootstrap interval, and sensitivity,
+specificity and balanced accuracy at the threshold. (Classifying loose files is assignment 5's ``predict``, which
+its students write.)
 """
 
 import argparse
@@ -21,7 +19,6 @@ from pathlib import Path
 
 from common.config import default_runs_dir
 from common.datasets.files import DataError
-from common.datasets.image_folders import IMAGE_SUFFIXES, is_image_file
 from common.datasets.kermany import CLASS_FOLDERS
 from common.run import METRICS_FILE
 
@@ -95,41 +92,6 @@ def score_folder(model, chosen, folder):
             "threshold": chosen["threshold"], "skipped": len(images.skipped)}
 
 
-def predict_files(model, chosen, paths):
-    """One dict per file, in order: {"file", "pneumonia": probability, "class"} or {"file", "error"}."""
-    import numpy as np
-
-    from common.datasets.image_folders import read_image
-    from common.datasets.medmnist import to_float_images
-    from common.train import predict_scores
-
-    results, batch, where = [], [], []
-    for path in paths:
-        try:
-            if not Path(path).is_file():
-                raise DataError(f"{path} does not exist or is not a file.")
-            batch.append(read_image(path, chosen["image_size"], 1))
-            where.append(len(results))
-            results.append({"file": str(path)})
-        except DataError as error:
-            results.append({"file": str(path), "error": str(error)})
-    if batch:
-        scores = predict_scores(model, to_float_images(np.stack(batch)), 128).ravel()
-        for index, score in zip(where, scores):
-            results[index].update(pneumonia=float(score),
-                                  **{"class": CLASS_NAMES[int(score >= chosen["threshold"])]})
-    return results
-
-
-def _expand(paths):
-    """The image files of ``paths``, every (unlabelled) folder replaced by the image files directly inside it."""
-    files = []
-    for path in map(Path, paths):
-        files += (sorted(str(child) for child in path.iterdir() if is_image_file(child)) if path.is_dir()
-                  else [str(path)])
-    return files
-
-
 def _folder_line(result):
     return (f"{result['folder']}: {result['images']} images ({result['normal']} normal / {result['pneumonia']} "
             f"pneumonia): AUC {result['auc']:.4f} (95% CI {result['auc_low']:.4f}-{result['auc_high']:.4f}), "
@@ -140,8 +102,7 @@ def _folder_line(result):
 def main(argv):
     parser = argparse.ArgumentParser(prog=f"python -m assignments.{ASSIGNMENT} predict",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("paths", nargs="+", metavar="PATH",
-                        help=f"image files ({', '.join(IMAGE_SUFFIXES)}), folders of them, or labelled folders")
+    parser.add_argument("paths", nargs="+", metavar="FOLDER", help="labelled folders: NORMAL/ and PNEUMONIA/ inside")
     parser.add_argument("--run", help="a finished run folder (default: the newest under --runs-dir)")
     parser.add_argument("--model", help="a model of the run: densenet121 or compact_densenet (default: the chosen)")
     parser.add_argument("--runs-dir", help="where to look for runs (default: runs/ or $RUNS_DIR)")
@@ -152,10 +113,10 @@ def main(argv):
     except RunError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    labelled = [path for path in options.paths if Path(path).is_dir() and is_labelled_folder(path)]
-    files = _expand([path for path in options.paths if path not in labelled])
-    if not labelled and not files:
-        print(f"error: no image files ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(options.paths)}.", file=sys.stderr)
+    unlabelled = [path for path in options.paths if not is_labelled_folder(path)]
+    if unlabelled:
+        print(f"error: {unlabelled[0]} is not a folder with NORMAL/ and PNEUMONIA/ inside; predict scores labelled "
+              "folders (image files of each class).", file=sys.stderr)
         return 2
     from common.precision import load_model
 
@@ -166,20 +127,16 @@ def main(argv):
               "run again or pass another --run.", file=sys.stderr)
         return 2
     try:
-        folders = [score_folder(model, chosen, folder) for folder in labelled]
+        folders = [score_folder(model, chosen, folder) for folder in options.paths]
     except DataError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    results = predict_files(model, chosen, files)
     header = {key: str(value) for key, value in chosen.items()}
     if options.json:
-        print(json.dumps({**header, "folders": folders, "predictions": results}, indent=2))
+        print(json.dumps({**header, "folders": folders}, indent=2))
     else:
         print(f"model: {chosen['model']} of {chosen['run']} (threshold {chosen['threshold']:.3f}, chosen on the run's "
               f"validation split; images read at {chosen['image_size']} px)")
         for folder in folders:
             print(_folder_line(folder))
-        for result in results:
-            print(f"{result['file']}: ERROR: {result['error']}" if "error" in result else
-                  f"{result['file']}: {result['class']} (pneumonia {result['pneumonia']:.3f})")
-    return 1 if any("error" in result for result in results) else 0
+    return 0
